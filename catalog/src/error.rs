@@ -1,0 +1,127 @@
+//! The one table of public error codes, and the catalog's own error type.
+//!
+//! Every error that reaches a client carries an [`ErrorCode`]: a stable snake_case string, an HTTP
+//! status and a title (docs/ERRORS.md lists them). [`CatalogError`] is what the catalog returns; its
+//! `code()` is the single exhaustive mapping to the table.
+
+/// A stable, public machine code (the `code` member of problem+json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadRequest,
+    InvalidFilter,
+    UnknownColumn,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    QuotaExceeded,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 13] = [
+        Self::BadRequest,
+        Self::InvalidFilter,
+        Self::UnknownColumn,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::RateLimited,
+        Self::QuotaExceeded,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
+    /// `(code, status, title)` — the table itself.
+    const fn row(self) -> (&'static str, u16, &'static str) {
+        match self {
+            Self::BadRequest => ("bad_request", 400, "Bad request"),
+            Self::InvalidFilter => ("invalid_filter", 400, "Invalid filter"),
+            Self::UnknownColumn => ("unknown_column", 400, "Unknown column"),
+            Self::Unauthorized => ("unauthorized", 401, "Unauthorized"),
+            Self::Forbidden => ("forbidden", 403, "Forbidden"),
+            Self::NotFound => ("not_found", 404, "Not found"),
+            Self::Conflict => ("conflict", 409, "Conflict"),
+            Self::PayloadTooLarge => ("payload_too_large", 413, "Payload too large"),
+            Self::UnsupportedMediaType => ("unsupported_media_type", 415, "Unsupported media type"),
+            Self::RateLimited => ("rate_limited", 429, "Too many requests"),
+            Self::QuotaExceeded => ("quota_exceeded", 429, "Daily quota exceeded"),
+            Self::Unavailable => ("unavailable", 503, "Service unavailable"),
+            Self::Internal => ("internal", 500, "Internal error"),
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.row().0
+    }
+
+    pub const fn status(self) -> u16 {
+        self.row().1
+    }
+
+    pub const fn title(self) -> &'static str {
+        self.row().2
+    }
+}
+
+/// Errors of the catalog and record store. Client mistakes carry a human sentence; storage
+/// failures keep their cause for the log and show a generic body.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    InvalidFilter(String),
+    #[error("{0}")]
+    UnknownColumn(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("database error")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("i/o error")]
+    Io(#[from] std::io::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CatalogError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::InvalidFilter(_) => ErrorCode::InvalidFilter,
+            Self::UnknownColumn(_) => ErrorCode::UnknownColumn,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Database(_) | Self::Sqlx(_) | Self::Io(_) | Self::Internal(_) => {
+                ErrorCode::Internal
+            }
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(detail.into())
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::NotFound(detail.into())
+    }
+}
+
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;

@@ -1,0 +1,392 @@
+//! Ingestion: an uploaded file (already on disk) becomes a typed, indexed record table.
+//!
+//! Two streaming passes in constant memory: [`scan`] infers types (or checks an explicit schema)
+//! and hashes the file; [`load`] parses each cell into its type on a blocking thread and feeds
+//! batches to the database (batched multi-row inserts in one SQLite transaction, `COPY` on
+//! Postgres). The table, its indexes and its full-text index are built inside one transaction, so
+//! an error anywhere leaves nothing behind. Use [`ingest`].
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait};
+use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder, Value};
+
+use super::layout::Layout;
+use super::source::{read_rows, RowPos, RowSink, UploadFormat};
+use crate::domain::TimeZone;
+use crate::error::{CatalogError, Result};
+use crate::schema::{validate_names, Cell, Field, FieldType, Inference, TableSchema};
+
+const BATCH_ROWS: usize = 2_000;
+/// SQLite's bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER) in recent versions.
+const SQLITE_MAX_PARAMS: usize = 32_766;
+
+/// Reports ingestion progress (the CLI draws a bar with it).
+pub trait Progress: Send + Sync {
+    fn phase(&self, _name: &str, _total_rows: u64) {}
+    fn advance(&self, _rows: u64) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+pub struct IngestRequest {
+    pub path: PathBuf,
+    pub format: UploadFormat,
+    pub schema: Option<TableSchema>,
+    pub timezone: TimeZone,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub layout: Layout,
+    pub row_count: u64,
+    pub sha256: String,
+    pub byte_size: u64,
+    pub warnings: Vec<String>,
+}
+
+struct Scan {
+    headers: Vec<String>,
+    inference: Vec<Inference>,
+    rows: u64,
+    sha256: String,
+    bytes: u64,
+}
+
+struct ScanSink {
+    tz: TimeZone,
+    inference: Vec<Inference>,
+    headers: Vec<String>,
+    rows: u64,
+}
+
+impl RowSink for ScanSink {
+    fn row(&mut self, _pos: RowPos, headers: &[String], cells: &[Option<&str>]) -> Result<()> {
+        while self.inference.len() < headers.len() {
+            let mut fresh = Inference::default();
+            fresh.nulls = self.rows > 0;
+            self.inference.push(fresh);
+        }
+        if self.headers.len() != headers.len() {
+            self.headers = headers.to_vec();
+        }
+        for (inf, cell) in self.inference.iter_mut().zip(cells) {
+            inf.observe(*cell, self.tz);
+        }
+        for inf in self.inference.iter_mut().skip(cells.len()) {
+            inf.nulls = true;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+fn scan(req: &IngestRequest) -> Result<Scan> {
+    let mut sink = ScanSink { tz: req.timezone, inference: vec![], headers: vec![], rows: 0 };
+    let (sha256, bytes) = read_rows(&req.path, req.format, &mut sink)?;
+    Ok(Scan { headers: sink.headers, inference: sink.inference, rows: sink.rows, sha256, bytes })
+}
+
+/// The version's schema and, per field, the header position it is read from.
+fn resolve_schema(req: &IngestRequest, scan: &Scan, warnings: &mut Vec<String>) -> Result<(TableSchema, Vec<usize>)> {
+    validate_names(scan.headers.iter().map(String::as_str))?;
+    let Some(given) = &req.schema else {
+        let fields = scan
+            .headers
+            .iter()
+            .zip(&scan.inference)
+            .map(|(name, inf)| {
+                if inf.max_len == 0 {
+                    warnings.push(format!("column '{name}' has no values; typed as string"));
+                }
+                Field { name: name.clone(), field_type: inf.field_type(), description: None, nullable: inf.nulls }
+            })
+            .collect();
+        let positions = (0..scan.headers.len()).collect();
+        return Ok((TableSchema { fields, primary_key: vec![] }, positions));
+    };
+    for h in &scan.headers {
+        if given.field_index(h).is_none() {
+            return Err(CatalogError::bad_request(format!(
+                "line 1: column '{h}' is not in the schema"
+            )));
+        }
+    }
+    let mut schema = given.clone();
+    let mut positions = Vec::with_capacity(schema.fields.len());
+    for f in &mut schema.fields {
+        let pos = scan.headers.iter().position(|h| *h == f.name).ok_or_else(|| {
+            CatalogError::bad_request(format!("line 1: schema field '{}' is missing from the file", f.name))
+        })?;
+        f.nullable = scan.inference[pos].nulls;
+        positions.push(pos);
+    }
+    Ok((schema, positions))
+}
+
+/// Parses raw rows into typed batches and hands them to the loader.
+struct ParseSink {
+    schema: TableSchema,
+    positions: Vec<usize>,
+    tz: TimeZone,
+    batch: Vec<Vec<Cell>>,
+    tx: tokio::sync::mpsc::Sender<Vec<Vec<Cell>>>,
+}
+
+impl ParseSink {
+    fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ROWS));
+        self.tx
+            .blocking_send(batch)
+            .map_err(|_| CatalogError::Internal("the loader stopped".into()))
+    }
+}
+
+impl RowSink for ParseSink {
+    fn row(&mut self, pos: RowPos, _headers: &[String], cells: &[Option<&str>]) -> Result<()> {
+        let mut row = Vec::with_capacity(self.schema.fields.len());
+        for (f, p) in self.schema.fields.iter().zip(&self.positions) {
+            let cell = match cells.get(*p).copied().flatten() {
+                None => Cell::Null,
+                Some(raw) => f.field_type.parse_cell(raw, self.tz).map_err(|why| {
+                    CatalogError::bad_request(format!("{pos}, column '{}': {why}", f.name))
+                })?,
+            };
+            row.push(cell);
+        }
+        self.batch.push(row);
+        if self.batch.len() >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// Loads the file at `req.path` into a new record table. Nothing remains if it fails.
+#[tracing::instrument(skip_all, fields(path = %req.path.display()))]
+pub async fn ingest(db: &DatabaseConnection, req: IngestRequest, progress: Arc<dyn Progress>) -> Result<Ingested> {
+    let req = Arc::new(req);
+    progress.phase("scanning", 0);
+    let scan = {
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || scan(&req))
+            .await
+            .map_err(|e| CatalogError::Internal(e.to_string()))??
+    };
+    let mut warnings = vec![];
+    let (schema, positions) = resolve_schema(&req, &scan, &mut warnings)?;
+    let layout = Layout::new(Layout::fresh_table_name(), schema.clone());
+    let max_len: Vec<usize> = positions.iter().map(|p| scan.inference[*p].max_len).collect();
+
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let producer = {
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut sink =
+                ParseSink { schema, positions, tz: req.timezone, batch: Vec::with_capacity(BATCH_ROWS), tx };
+            read_rows(&req.path, req.format, &mut sink)?;
+            sink.flush()
+        })
+    };
+    progress.phase("loading", scan.rows);
+    let backend = db.get_database_backend();
+    let loaded = match backend {
+        DatabaseBackend::Postgres => load_postgres(db, &layout, &max_len, rx, &*progress).await,
+        _ => load_sqlite(db, &layout, &max_len, rx, &*progress).await,
+    };
+    let produced = producer.await.map_err(|e| CatalogError::Internal(e.to_string()))?;
+    let rows = match (loaded, produced) {
+        // The loader failed first; the producer only saw the channel close.
+        (Err(e), _) => return Err(e),
+        // A parse error closes the channel early, so the loader committed a partial table.
+        (Ok(_), Err(e)) => {
+            drop_table(db, &layout).await;
+            return Err(e);
+        }
+        (Ok(rows), Ok(())) => rows,
+    };
+    debug_assert_eq!(rows, scan.rows);
+    Ok(Ingested { layout, row_count: rows, sha256: scan.sha256, byte_size: scan.bytes, warnings })
+}
+
+/// Removes a record table (after a failure, or when its version is gone).
+pub async fn drop_table(db: &DatabaseConnection, layout: &Layout) {
+    for sql in layout.drop_statements(db.get_database_backend()) {
+        if let Err(e) = db.execute_unprepared(&sql).await {
+            tracing::error!(error = %e, table = %layout.table, "could not drop record table");
+        }
+    }
+}
+
+fn cell_values(cell: Cell, ty: FieldType, out: &mut Vec<Value>) {
+    match (cell, ty) {
+        (Cell::Null, FieldType::Integer) => out.push(Value::BigInt(None)),
+        (Cell::Null, FieldType::Number) => out.push(Value::Double(None)),
+        (Cell::Null, FieldType::Boolean) => out.push(Value::Bool(None)),
+        (Cell::Null, FieldType::String | FieldType::Date) => out.push(Value::String(None)),
+        (Cell::Null, FieldType::Datetime) => {
+            out.push(Value::BigInt(None));
+            out.push(Value::Int(None));
+        }
+        (Cell::Int(i), _) => out.push(Value::BigInt(Some(i))),
+        (Cell::Num(f), _) => out.push(Value::Double(Some(f))),
+        (Cell::Bool(b), _) => out.push(Value::Bool(Some(b))),
+        (Cell::Str(s), _) => out.push(Value::String(Some(Box::new(s)))),
+        (Cell::Date(d), _) => out.push(Value::String(Some(Box::new(d.format("%Y-%m-%d").to_string())))),
+        (Cell::DateTime(dt), _) => {
+            out.push(Value::BigInt(Some(dt.timestamp_micros())));
+            out.push(Value::Int(Some(dt.offset().local_minus_utc())));
+        }
+    }
+}
+
+async fn load_sqlite(
+    db: &DatabaseConnection,
+    layout: &Layout,
+    max_len: &[usize],
+    mut rx: tokio::sync::mpsc::Receiver<Vec<Vec<Cell>>>,
+    progress: &dyn Progress,
+) -> Result<u64> {
+    let backend = DatabaseBackend::Sqlite;
+    let txn = db.begin().await?;
+    txn.execute(backend.build(&layout.create_table(backend))).await?;
+    let mut cols = vec!["\"_id\"".to_owned()];
+    cols.extend(layout.physical_columns().iter().map(|c| format!("\"{c}\"")));
+    let width = cols.len();
+    let per_stmt = (SQLITE_MAX_PARAMS / width).clamp(1, 500);
+    let insert_sql = |rows: usize| {
+        let one = format!("({})", vec!["?"; width].join(","));
+        format!(
+            "INSERT INTO \"{}\" ({}) VALUES {}",
+            layout.table,
+            cols.join(","),
+            vec![one.as_str(); rows].join(",")
+        )
+    };
+    let full_sql = insert_sql(per_stmt);
+    let types: Vec<FieldType> = layout.schema.fields.iter().map(|f| f.field_type).collect();
+    let mut next_id: i64 = 1;
+    while let Some(batch) = rx.recv().await {
+        let n = batch.len() as u64;
+        let mut rows = batch.into_iter().peekable();
+        while rows.peek().is_some() {
+            let mut values = Vec::with_capacity(per_stmt * width);
+            let mut count = 0;
+            for row in rows.by_ref().take(per_stmt) {
+                values.push(Value::BigInt(Some(next_id)));
+                next_id += 1;
+                for (cell, ty) in row.into_iter().zip(&types) {
+                    cell_values(cell, *ty, &mut values);
+                }
+                count += 1;
+            }
+            let sql = if count == per_stmt { full_sql.clone() } else { insert_sql(count) };
+            txn.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
+        }
+        progress.advance(n);
+    }
+    progress.phase("indexing", 0);
+    for idx in layout.indexes(max_len) {
+        txn.execute_unprepared(&idx.to_string(SqliteQueryBuilder)).await?;
+    }
+    for sql in layout.fts_statements(backend) {
+        txn.execute_unprepared(&sql).await?;
+    }
+    txn.commit().await?;
+    // Statistics help SQLite choose between the per-column indexes; bounded work.
+    db.execute_unprepared(&format!("PRAGMA analysis_limit=1000; ANALYZE \"{}\"", layout.table)).await?;
+    Ok((next_id - 1) as u64)
+}
+
+/// Appends one cell as Postgres `COPY … (FORMAT csv)` text.
+fn copy_cell(buf: &mut Vec<u8>, cell: &Cell) {
+    use std::io::Write;
+    match cell {
+        Cell::Null => {}
+        Cell::Int(i) => {
+            let _ = write!(buf, "{i}");
+        }
+        Cell::Num(f) => {
+            let _ = write!(buf, "{f}");
+        }
+        Cell::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
+        Cell::Str(s) => {
+            buf.push(b'"');
+            for b in s.bytes() {
+                if b == b'"' {
+                    buf.push(b'"');
+                }
+                buf.push(b);
+            }
+            buf.push(b'"');
+        }
+        Cell::Date(d) => {
+            let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
+        }
+        Cell::DateTime(dt) => {
+            let _ = write!(buf, "{},{}", dt.timestamp_micros(), dt.offset().local_minus_utc());
+        }
+    }
+}
+
+async fn load_postgres(
+    db: &DatabaseConnection,
+    layout: &Layout,
+    max_len: &[usize],
+    mut rx: tokio::sync::mpsc::Receiver<Vec<Vec<Cell>>>,
+    progress: &dyn Progress,
+) -> Result<u64> {
+    let pool = db.get_postgres_connection_pool();
+    let mut tx = pool.begin().await?;
+    let create = layout.create_table(DatabaseBackend::Postgres).to_string(PostgresQueryBuilder);
+    sqlx::raw_sql(&create).execute(&mut *tx).await?;
+    let mut cols = vec!["\"_id\"".to_owned()];
+    cols.extend(layout.physical_columns().iter().map(|c| format!("\"{c}\"")));
+    let copy_sql = format!("COPY \"{}\" ({}) FROM STDIN (FORMAT csv)", layout.table, cols.join(","));
+    let mut copy = tx.copy_in_raw(&copy_sql).await?;
+    let mut next_id: i64 = 1;
+    let mut buf = Vec::with_capacity(1 << 20);
+    let mut failed = None;
+    while let Some(batch) = rx.recv().await {
+        let n = batch.len() as u64;
+        for row in &batch {
+            use std::io::Write;
+            let _ = write!(buf, "{next_id}");
+            next_id += 1;
+            for cell in row {
+                buf.push(b',');
+                copy_cell(&mut buf, cell);
+            }
+            buf.push(b'\n');
+        }
+        if buf.len() >= 1 << 20 {
+            if let Err(e) = copy.send(std::mem::take(&mut buf)).await {
+                failed = Some(e);
+                break;
+            }
+        }
+        progress.advance(n);
+    }
+    if let Some(e) = failed {
+        let _ = copy.abort("load failed").await;
+        return Err(e.into());
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await?;
+    }
+    copy.finish().await?;
+    progress.phase("indexing", 0);
+    for idx in layout.indexes(max_len) {
+        sqlx::raw_sql(&idx.to_string(PostgresQueryBuilder)).execute(&mut *tx).await?;
+    }
+    for sql in layout.fts_statements(DatabaseBackend::Postgres) {
+        sqlx::raw_sql(&sql).execute(&mut *tx).await?;
+    }
+    sqlx::raw_sql(&format!("ANALYZE \"{}\"", layout.table)).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok((next_id - 1) as u64)
+}

@@ -1,0 +1,155 @@
+//! The physical layout of a version's record table.
+//!
+//! Identifiers never come from user input: the table is `rec_<random hex>`, field `i` is column
+//! `c<i>` (a datetime also has `c<i>_off`, its UTC offset in seconds, so values keep their zone),
+//! and `_id` is the 1-based row number. DDL is built with sea-query where it can express it; the
+//! full-text parts (FTS5, tsvector) are written here from the same generated identifiers.
+use sea_orm::DatabaseBackend;
+use sea_query::{Alias, ColumnDef, Index, IndexCreateStatement, Table, TableCreateStatement};
+
+use crate::schema::{FieldType, TableSchema};
+
+/// Text columns longer than this are served by the full-text index instead of a b-tree.
+const MAX_INDEXED_TEXT: usize = 96;
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub table: String,
+    pub schema: TableSchema,
+}
+
+impl Layout {
+    pub fn new(table: String, schema: TableSchema) -> Self {
+        Self { table, schema }
+    }
+
+    pub fn fresh_table_name() -> String {
+        format!("rec_{}", hex::encode(rand::random::<[u8; 8]>()))
+    }
+
+    pub fn fts_table(&self) -> String {
+        format!("{}_fts", self.table)
+    }
+
+    pub fn col(i: usize) -> String {
+        format!("c{i}")
+    }
+
+    pub fn off_col(i: usize) -> String {
+        format!("c{i}_off")
+    }
+
+    /// Physical columns in insert order (without `_id`).
+    pub fn physical_columns(&self) -> Vec<String> {
+        let mut cols = Vec::with_capacity(self.schema.fields.len() + 2);
+        for (i, f) in self.schema.fields.iter().enumerate() {
+            cols.push(Self::col(i));
+            if f.field_type == FieldType::Datetime {
+                cols.push(Self::off_col(i));
+            }
+        }
+        cols
+    }
+
+    pub fn text_fields(&self) -> Vec<usize> {
+        self.schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.field_type == FieldType::String)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    pub fn create_table(&self, backend: DatabaseBackend) -> TableCreateStatement {
+        let mut t = Table::create();
+        t.table(Alias::new(&self.table));
+        let id_type = match backend {
+            // Exactly `INTEGER PRIMARY KEY` makes `_id` SQLite's rowid: no second index.
+            DatabaseBackend::Sqlite => "INTEGER",
+            _ => "BIGINT",
+        };
+        t.col(ColumnDef::new(Alias::new("_id")).custom(Alias::new(id_type)).not_null().primary_key());
+        for (i, f) in self.schema.fields.iter().enumerate() {
+            let mut c = ColumnDef::new(Alias::new(Self::col(i)));
+            match f.field_type {
+                FieldType::Integer | FieldType::Datetime => c.big_integer(),
+                FieldType::Number => c.double(),
+                FieldType::Boolean => c.boolean(),
+                FieldType::String | FieldType::Date => c.text(),
+            };
+            t.col(&mut c);
+            if f.field_type == FieldType::Datetime {
+                t.col(ColumnDef::new(Alias::new(Self::off_col(i))).integer());
+            }
+        }
+        let text = self.text_fields();
+        if backend == DatabaseBackend::Postgres && !text.is_empty() {
+            let doc = text
+                .iter()
+                .map(|i| format!("coalesce({}, '')", Self::col(*i)))
+                .collect::<Vec<_>>()
+                .join(" || ' ' || ");
+            t.col(
+                ColumnDef::new(Alias::new("_fts"))
+                    .custom(Alias::new("tsvector"))
+                    .extra(format!("GENERATED ALWAYS AS (to_tsvector('simple', {doc})) STORED")),
+            );
+        }
+        t.to_owned()
+    }
+
+    /// B-tree indexes that serve filters and sorts; `_id` rides along for keyset tie-breaks.
+    pub fn indexes(&self, max_len: &[usize]) -> Vec<IndexCreateStatement> {
+        self.schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| {
+                f.field_type != FieldType::String || max_len.get(*i).copied().unwrap_or(0) <= MAX_INDEXED_TEXT
+            })
+            .map(|(i, _)| {
+                Index::create()
+                    .name(format!("{}_{}", self.table, Self::col(i)))
+                    .table(Alias::new(&self.table))
+                    .col(Alias::new(Self::col(i)))
+                    .col(Alias::new("_id"))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// Statements that build the full-text index once the rows are in.
+    pub fn fts_statements(&self, backend: DatabaseBackend) -> Vec<String> {
+        let text = self.text_fields();
+        if text.is_empty() {
+            return vec![];
+        }
+        match backend {
+            DatabaseBackend::Sqlite => {
+                let cols = text.iter().map(|i| Self::col(*i)).collect::<Vec<_>>().join(", ");
+                let fts = self.fts_table();
+                vec![
+                    format!(
+                        "CREATE VIRTUAL TABLE \"{fts}\" USING fts5({cols}, content='{}', content_rowid='_id', tokenize='unicode61 remove_diacritics 2')",
+                        self.table
+                    ),
+                    format!("INSERT INTO \"{fts}\"(\"{fts}\") VALUES('rebuild')"),
+                ]
+            }
+            _ => vec![format!(
+                "CREATE INDEX \"{}_fts\" ON \"{}\" USING GIN (_fts)",
+                self.table, self.table
+            )],
+        }
+    }
+
+    pub fn drop_statements(&self, backend: DatabaseBackend) -> Vec<String> {
+        let mut v = vec![];
+        if backend == DatabaseBackend::Sqlite {
+            v.push(format!("DROP TABLE IF EXISTS \"{}\"", self.fts_table()));
+        }
+        v.push(format!("DROP TABLE IF EXISTS \"{}\"", self.table));
+        v
+    }
+}

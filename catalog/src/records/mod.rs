@@ -1,0 +1,12 @@
+//! The record store: one typed table per dataset version.
+//!
+//! - [`ingest`] turns an uploaded file into a table (scan, typed load, indexes, full text).
+//! - [`query`] parses the records API's parameters; [`read`] plans and runs them.
+//! - [`cursor`] signs keyset cursors; [`encode`] writes JSON, CSV, NDJSON and GeoJSON.
+pub mod cursor;
+pub mod encode;
+pub mod ingest;
+pub mod layout;
+pub mod query;
+pub mod read;
+pub mod source;

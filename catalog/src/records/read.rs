@@ -1,0 +1,529 @@
+//! Reading records: [`RecordQuery`] → one parameterised sea-query statement → typed rows.
+//!
+//! Pages use a keyset predicate built from the cursor (never OFFSET past 10 000); exports stream
+//! the whole result through a bounded channel so memory stays flat. Identifiers are the layout's
+//! generated column names; every value is a bound parameter.
+use chrono::{DateTime, FixedOffset, TimeZone as _, Utc};
+use futures::StreamExt as _;
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, QueryResult, StreamTrait};
+use sea_query::extension::postgres::PgExpr;
+use sea_query::{
+    Alias, Asterisk, Condition, Expr, Func, LikeExpr, NullOrdering, Order, Query, SelectStatement,
+    SimpleExpr, Value,
+};
+
+use super::cursor::{self, CursorKey, CursorPayload};
+use super::layout::Layout;
+use super::query::{col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection};
+use crate::domain::TimeZone;
+use crate::error::{CatalogError, Result};
+use crate::schema::{Cell, FieldType, TableSchema};
+
+/// Most groups an aggregate may return.
+pub const MAX_GROUPS: usize = 10_000;
+
+/// A version's record table, as the read path needs it.
+#[derive(Debug, Clone)]
+pub struct VersionTable {
+    pub version_id: i64,
+    pub layout: Layout,
+    pub timezone: TimeZone,
+}
+
+impl VersionTable {
+    pub fn schema(&self) -> &TableSchema {
+        &self.layout.schema
+    }
+}
+
+/// One record: its `_id` and the fetched fields' cells, in [`Fetch::fields`] order.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: i64,
+    pub cells: Vec<Cell>,
+}
+
+/// Which fields a statement fetches: the output ones first, then sort keys not in the output.
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    pub fields: Vec<usize>,
+    pub output: usize,
+}
+
+impl Fetch {
+    fn new(table: &VersionTable, query: &RecordQuery) -> Self {
+        let mut fields = query.select.clone().unwrap_or_else(|| (0..table.schema().fields.len()).collect());
+        let output = fields.len();
+        for t in &query.order {
+            if let ColRef::Field(i) = t.col {
+                if !fields.contains(&i) {
+                    fields.push(i);
+                }
+            }
+        }
+        Self { fields, output }
+    }
+
+    pub fn output_fields(&self) -> &[usize] {
+        &self.fields[..self.output]
+    }
+}
+
+pub struct Page {
+    pub fetch: Fetch,
+    pub rows: Vec<Row>,
+    pub next_cursor: Option<String>,
+    pub total: Option<i64>,
+}
+
+fn col(name: String) -> Expr {
+    Expr::col(Alias::new(name))
+}
+
+fn col_expr(c: ColRef) -> Expr {
+    match c {
+        ColRef::Id => col("_id".into()),
+        ColRef::Field(i) => col(Layout::col(i)),
+    }
+}
+
+/// The stored (sortable) value of a cell: datetimes as UTC microseconds, dates as text.
+fn stored_value(cell: &Cell) -> Value {
+    match cell {
+        Cell::Null => Value::String(None),
+        Cell::Int(i) => Value::BigInt(Some(*i)),
+        Cell::Num(f) => Value::Double(Some(*f)),
+        Cell::Bool(b) => Value::Bool(Some(*b)),
+        Cell::Str(s) => Value::String(Some(Box::new(s.clone()))),
+        Cell::Date(d) => Value::String(Some(Box::new(d.format("%Y-%m-%d").to_string()))),
+        Cell::DateTime(dt) => Value::BigInt(Some(dt.timestamp_micros())),
+    }
+}
+
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+fn filter_expr(backend: DatabaseBackend, f: &Filter) -> SimpleExpr {
+    let c = col_expr(f.col);
+    let one = || stored_value(&f.values[0]);
+    match f.op {
+        Op::Eq => c.eq(one()),
+        Op::Neq => c.ne(one()),
+        Op::Gt => c.gt(one()),
+        Op::Gte => c.gte(one()),
+        Op::Lt => c.lt(one()),
+        Op::Lte => c.lte(one()),
+        Op::In => c.is_in(f.values.iter().map(stored_value)),
+        Op::IsNull => c.is_null(),
+        Op::IsNotNull => c.is_not_null(),
+        Op::Contains => {
+            let Cell::Str(text) = &f.values[0] else { unreachable!("contains holds text") };
+            let like = LikeExpr::new(like_pattern(text)).escape('\\');
+            match backend {
+                DatabaseBackend::Postgres => c.ilike(like),
+                _ => c.like(like),
+            }
+        }
+    }
+}
+
+fn selection_condition(backend: DatabaseBackend, table: &VersionTable, sel: &Selection) -> Result<Condition> {
+    let mut cond = Condition::all();
+    for f in &sel.filters {
+        cond = cond.add(filter_expr(backend, f));
+    }
+    if !sel.q.is_empty() {
+        if table.layout.text_fields().is_empty() {
+            return Err(CatalogError::bad_request("q: this version has no text columns to search"));
+        }
+        match backend {
+            DatabaseBackend::Postgres => {
+                let words = sel.q.join(" ");
+                cond = cond.add(Expr::cust_with_values(
+                    "\"_fts\" @@ plainto_tsquery('simple', $1)",
+                    [Value::String(Some(Box::new(words)))],
+                ));
+            }
+            _ => {
+                let fts = table.layout.fts_table();
+                let matcher = sel.q.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" ");
+                let sub = Query::select()
+                    .expr(Expr::cust("rowid"))
+                    .from(Alias::new(&fts))
+                    .and_where(Expr::cust_with_values(
+                        format!("\"{fts}\" MATCH ?"),
+                        [Value::String(Some(Box::new(matcher)))],
+                    ))
+                    .to_owned();
+                cond = cond.add(col("_id".into()).in_subquery(sub));
+            }
+        }
+    }
+    Ok(cond)
+}
+
+fn is_nullable(schema: &TableSchema, c: ColRef) -> bool {
+    match c {
+        ColRef::Id => false,
+        ColRef::Field(i) => schema.fields[i].nullable,
+    }
+}
+
+/// Rows strictly after the cursor's sort key, with nulls ordered as the largest values.
+fn keyset_condition(schema: &TableSchema, query: &RecordQuery, key: &[Option<Value>]) -> Condition {
+    let terms = &query.order;
+    let uniform = terms.iter().all(|t| t.dir == terms[0].dir)
+        && key.iter().all(Option::is_some)
+        && terms.iter().all(|t| !is_nullable(schema, t.col));
+    if uniform {
+        let cols = Expr::tuple(terms.iter().map(|t| SimpleExpr::from(col_expr(t.col))));
+        let vals = Expr::tuple(key.iter().map(|v| SimpleExpr::Value(v.clone().expect("checked"))));
+        return Condition::all().add(match terms[0].dir {
+            Dir::Asc => cols.gt(vals),
+            Dir::Desc => cols.lt(vals),
+        });
+    }
+    let mut any = Condition::any();
+    for (k, term) in terms.iter().enumerate() {
+        let mut branch = Condition::all();
+        for (prev, v) in terms[..k].iter().zip(key) {
+            branch = branch.add(match v {
+                Some(v) => col_expr(prev.col).eq(v.clone()),
+                None => col_expr(prev.col).is_null(),
+            });
+        }
+        let c = col_expr(term.col);
+        let after: Option<SimpleExpr> = match (term.dir, &key[k]) {
+            (Dir::Asc, Some(v)) if is_nullable(schema, term.col) => {
+                Some(Condition::any().add(c.clone().gt(v.clone())).add(c.is_null()).into())
+            }
+            (Dir::Asc, Some(v)) => Some(c.gt(v.clone())),
+            (Dir::Asc, None) => None,
+            (Dir::Desc, Some(v)) => Some(c.lt(v.clone())),
+            (Dir::Desc, None) => Some(c.is_not_null()),
+        };
+        if let Some(after) = after {
+            any = any.add(branch.add(after));
+        }
+    }
+    any
+}
+
+fn cursor_json(cell: &Cell) -> serde_json::Value {
+    match cell {
+        Cell::DateTime(dt) => serde_json::Value::from(dt.timestamp_micros()),
+        other => other.to_json(),
+    }
+}
+
+fn cursor_value(ty: FieldType, v: &serde_json::Value) -> Result<Option<Value>> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let bad = || CatalogError::bad_request("the cursor is not valid: use next_cursor exactly as given");
+    Ok(Some(match ty {
+        FieldType::Integer | FieldType::Datetime => Value::BigInt(Some(v.as_i64().ok_or_else(bad)?)),
+        FieldType::Number => Value::Double(Some(v.as_f64().ok_or_else(bad)?)),
+        FieldType::Boolean => Value::Bool(Some(v.as_bool().ok_or_else(bad)?)),
+        FieldType::String | FieldType::Date => Value::String(Some(Box::new(v.as_str().ok_or_else(bad)?.to_owned()))),
+    }))
+}
+
+fn select_columns(stmt: &mut SelectStatement, schema: &TableSchema, fields: &[usize]) {
+    stmt.column(Alias::new("_id"));
+    for &i in fields {
+        stmt.column(Alias::new(Layout::col(i)));
+        if schema.fields[i].field_type == FieldType::Datetime {
+            stmt.column(Alias::new(Layout::off_col(i)));
+        }
+    }
+}
+
+fn apply_order(stmt: &mut SelectStatement, schema: &TableSchema, query: &RecordQuery) {
+    for t in &query.order {
+        let order = match t.dir {
+            Dir::Asc => Order::Asc,
+            Dir::Desc => Order::Desc,
+        };
+        let c = match t.col {
+            ColRef::Id => Alias::new("_id"),
+            ColRef::Field(i) => Alias::new(Layout::col(i)),
+        };
+        if is_nullable(schema, t.col) {
+            let nulls = if t.dir == Dir::Asc { NullOrdering::Last } else { NullOrdering::First };
+            stmt.order_by_with_nulls(c, order, nulls);
+        } else {
+            stmt.order_by(c, order);
+        }
+    }
+}
+
+fn decode_datetime(micros: i64, off: Option<i32>) -> Option<DateTime<FixedOffset>> {
+    let offset = FixedOffset::east_opt(off.unwrap_or(0)).unwrap_or(FixedOffset::east_opt(0)?);
+    let utc = Utc.timestamp_micros(micros).single()?;
+    Some(utc.with_timezone(&offset))
+}
+
+/// Decodes `_id` and the fetched fields from a row laid out by [`select_columns`].
+fn decode_row(schema: &TableSchema, fields: &[usize], r: &QueryResult) -> Result<Row> {
+    let id: i64 = r.try_get_by_index(0)?;
+    let mut at = 1usize;
+    let mut cells = Vec::with_capacity(fields.len());
+    for &i in fields {
+        let cell = match schema.fields[i].field_type {
+            FieldType::Integer => r.try_get_by_index::<Option<i64>>(at)?.map(Cell::Int),
+            FieldType::Number => r.try_get_by_index::<Option<f64>>(at)?.map(Cell::Num),
+            FieldType::Boolean => r.try_get_by_index::<Option<bool>>(at)?.map(Cell::Bool),
+            FieldType::String | FieldType::Date => r.try_get_by_index::<Option<String>>(at)?.map(Cell::Str),
+            FieldType::Datetime => {
+                let micros: Option<i64> = r.try_get_by_index(at)?;
+                let off: Option<i32> = r.try_get_by_index(at + 1)?;
+                at += 1;
+                micros.and_then(|m| decode_datetime(m, off)).map(Cell::DateTime)
+            }
+        };
+        at += 1;
+        cells.push(cell.unwrap_or(Cell::Null));
+    }
+    Ok(Row { id, cells })
+}
+
+fn build_select(backend: DatabaseBackend, table: &VersionTable, query: &RecordQuery, fetch: &Fetch, key: Option<&CursorPayload>) -> Result<SelectStatement> {
+    let schema = table.schema();
+    let mut stmt = Query::select();
+    stmt.from(Alias::new(&table.layout.table));
+    select_columns(&mut stmt, schema, &fetch.fields);
+    stmt.cond_where(selection_condition(backend, table, &query.selection)?);
+    if let Some(p) = key {
+        if p.k.len() != query.order.len() {
+            return Err(CatalogError::bad_request("the cursor is not valid: use next_cursor exactly as given"));
+        }
+        let values = query
+            .order
+            .iter()
+            .zip(&p.k)
+            .map(|(t, v)| cursor_value(col_type(schema, t.col), v))
+            .collect::<Result<Vec<_>>>()?;
+        stmt.cond_where(keyset_condition(schema, query, &values));
+    }
+    apply_order(&mut stmt, schema, query);
+    if query.offset > 0 {
+        stmt.offset(u64::from(query.offset));
+    }
+    Ok(stmt)
+}
+
+fn decode_cursor(key: &CursorKey, table: &VersionTable, query: &RecordQuery) -> Result<(String, Option<CursorPayload>)> {
+    let hash = cursor::query_hash(&query.fingerprint());
+    let payload = query
+        .cursor
+        .as_deref()
+        .map(|c| cursor::decode(key, c, table.version_id, &hash))
+        .transpose()?;
+    Ok((hash, payload))
+}
+
+/// One page of records, with the next cursor and, when asked, the total.
+#[tracing::instrument(skip_all, fields(version_id = table.version_id))]
+pub async fn query_page(db: &DatabaseConnection, key: &CursorKey, table: &VersionTable, query: &RecordQuery) -> Result<Page> {
+    let backend = db.get_database_backend();
+    let (hash, after) = decode_cursor(key, table, query)?;
+    let fetch = Fetch::new(table, query);
+    let mut stmt = build_select(backend, table, query, &fetch, after.as_ref())?;
+    let limit = query.page_size();
+    stmt.limit(u64::from(limit) + 1);
+    let results = db.query_all(backend.build(&stmt)).await?;
+    let mut rows = results
+        .iter()
+        .map(|r| decode_row(table.schema(), &fetch.fields, r))
+        .collect::<Result<Vec<_>>>()?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        let last = rows.last().expect("a full page");
+        let k = query
+            .order
+            .iter()
+            .map(|t| match t.col {
+                ColRef::Id => serde_json::Value::from(last.id),
+                ColRef::Field(i) => {
+                    let at = fetch.fields.iter().position(|f| *f == i).expect("sort keys are fetched");
+                    cursor_json(&last.cells[at])
+                }
+            })
+            .collect();
+        Some(cursor::encode(key, &CursorPayload { v: table.version_id, h: hash, k }))
+    } else {
+        None
+    };
+    let total = if query.count { Some(count(db, table, &query.selection).await?) } else { None };
+    Ok(Page { fetch, rows, next_cursor, total })
+}
+
+/// How many records match a selection.
+pub async fn count(db: &DatabaseConnection, table: &VersionTable, sel: &Selection) -> Result<i64> {
+    let backend = db.get_database_backend();
+    let stmt = Query::select()
+        .expr(Func::count(Expr::col(Asterisk)))
+        .from(Alias::new(&table.layout.table))
+        .cond_where(selection_condition(backend, table, sel)?)
+        .to_owned();
+    let row = db
+        .query_one(backend.build(&stmt))
+        .await?
+        .ok_or_else(|| CatalogError::Internal("count returned no row".into()))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// One record by `_id`.
+pub async fn get_record(db: &DatabaseConnection, table: &VersionTable, id: i64) -> Result<Option<Row>> {
+    let backend = db.get_database_backend();
+    let fields: Vec<usize> = (0..table.schema().fields.len()).collect();
+    let mut stmt = Query::select();
+    stmt.from(Alias::new(&table.layout.table));
+    select_columns(&mut stmt, table.schema(), &fields);
+    stmt.and_where(col("_id".into()).eq(id));
+    match db.query_one(backend.build(&stmt)).await? {
+        Some(r) => Ok(Some(decode_row(table.schema(), &fields, &r)?)),
+        None => Ok(None),
+    }
+}
+
+/// Streams every matching row (no page size) in query order, encoded by `encode`, in chunks.
+/// The work runs on its own task; memory is bounded by the channel.
+pub fn export<E>(
+    db: DatabaseConnection,
+    key: CursorKey,
+    table: VersionTable,
+    query: RecordQuery,
+    mut encoder: E,
+) -> Result<impl futures::Stream<Item = Result<bytes::Bytes>>>
+where
+    E: super::encode::RowEncoder + Send + 'static,
+{
+    let backend = db.get_database_backend();
+    let (_, after) = decode_cursor(&key, &table, &query)?;
+    let fetch = Fetch::new(&table, &query);
+    let stmt = build_select(backend, &table, &query, &fetch, after.as_ref())?;
+    let statement = backend.build(&stmt);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(8);
+    tokio::spawn(async move {
+        const CHUNK: usize = 128 * 1024;
+        let mut buf = Vec::with_capacity(CHUNK + 4096);
+        encoder.start(&mut buf);
+        let result: Result<()> = async {
+            let mut rows = db.stream(statement).await?;
+            while let Some(r) = rows.next().await {
+                let row = decode_row(table.schema(), &fetch.fields, &r?)?;
+                encoder.row(&mut buf, &row);
+                if buf.len() >= CHUNK {
+                    let chunk = bytes::Bytes::from(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096)));
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        return Ok(()); // the client went away
+                    }
+                }
+            }
+            Ok(())
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                encoder.finish(&mut buf);
+                let _ = tx.send(Ok(bytes::Bytes::from(buf))).await;
+            }
+            Err(e) => {
+                tracing::error!(error = ?e, "export failed mid-stream");
+                let _ = tx.send(Err(e)).await;
+            }
+        }
+    });
+    Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+}
+
+/// Runs an aggregate; answers one JSON object per group.
+#[tracing::instrument(skip_all, fields(version_id = table.version_id))]
+pub async fn aggregate(db: &DatabaseConnection, table: &VersionTable, query: &AggregateQuery) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    let backend = db.get_database_backend();
+    let schema = table.schema();
+    let mut stmt = Query::select();
+    stmt.from(Alias::new(&table.layout.table));
+    for &g in &query.group_by {
+        stmt.column(Alias::new(Layout::col(g)));
+        stmt.group_by_col(Alias::new(Layout::col(g)));
+        stmt.order_by(Alias::new(Layout::col(g)), Order::Asc);
+    }
+    for m in &query.metrics {
+        let c = m.field.map(Layout::col).unwrap_or_default();
+        let pg = backend == DatabaseBackend::Postgres;
+        let sql = match m.func {
+            MetricFn::Count => "COUNT(*)".to_owned(),
+            MetricFn::Avg if pg => format!("CAST(AVG(\"{c}\") AS DOUBLE PRECISION)"),
+            MetricFn::Avg => format!("AVG(\"{c}\")"),
+            MetricFn::Sum if pg => format!("CAST(SUM(\"{c}\") AS DOUBLE PRECISION)"),
+            MetricFn::Sum => format!("CASE WHEN COUNT(\"{c}\") = 0 THEN NULL ELSE TOTAL(\"{c}\") END"),
+            MetricFn::Min => format!("MIN(\"{c}\")"),
+            MetricFn::Max => format!("MAX(\"{c}\")"),
+        };
+        stmt.expr(Expr::cust(sql));
+    }
+    stmt.cond_where(selection_condition(backend, table, &query.selection)?);
+    stmt.limit(MAX_GROUPS as u64 + 1);
+    let rows = db.query_all(backend.build(&stmt)).await?;
+    if rows.len() > MAX_GROUPS {
+        return Err(CatalogError::bad_request(format!(
+            "the aggregate has more than {MAX_GROUPS} groups; group by fewer or coarser columns, or filter"
+        )));
+    }
+    let typed = |ty: FieldType, r: &QueryResult, at: usize| -> Result<serde_json::Value> {
+        Ok(match ty {
+            FieldType::Integer => r.try_get_by_index::<Option<i64>>(at)?.map(Cell::Int),
+            FieldType::Number => r.try_get_by_index::<Option<f64>>(at)?.map(Cell::Num),
+            FieldType::Boolean => r.try_get_by_index::<Option<bool>>(at)?.map(Cell::Bool),
+            FieldType::String | FieldType::Date => r.try_get_by_index::<Option<String>>(at)?.map(Cell::Str),
+            FieldType::Datetime => r
+                .try_get_by_index::<Option<i64>>(at)?
+                .and_then(|m| decode_datetime(m, Some(0)))
+                .map(Cell::DateTime),
+        }
+        .unwrap_or(Cell::Null)
+        .to_json())
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut obj = serde_json::Map::new();
+        for (at, &g) in query.group_by.iter().enumerate() {
+            obj.insert(schema.fields[g].name.clone(), typed(schema.fields[g].field_type, r, at)?);
+        }
+        for (k, m) in query.metrics.iter().enumerate() {
+            let at = query.group_by.len() + k;
+            let value = match (m.func, m.field) {
+                (MetricFn::Count, _) => serde_json::Value::from(r.try_get_by_index::<i64>(at)?),
+                (MetricFn::Avg, _) => typed(FieldType::Number, r, at)?,
+                (MetricFn::Sum, Some(f)) => {
+                    let sum: Option<f64> = r.try_get_by_index(at)?;
+                    match sum {
+                        Some(s) if schema.fields[f].field_type == FieldType::Integer && s.abs() < 9.0e15 => {
+                            serde_json::Value::from(s as i64)
+                        }
+                        Some(s) => Cell::Num(s).to_json(),
+                        None => serde_json::Value::Null,
+                    }
+                }
+                (_, Some(f)) => typed(schema.fields[f].field_type, r, at)?,
+                (_, None) => serde_json::Value::Null,
+            };
+            obj.insert(m.output_name(schema), value);
+        }
+        out.push(obj);
+    }
+    Ok(out)
+}
