@@ -1,0 +1,79 @@
+//! Typed settings: defaults for one machine, then an optional TOML file, then `GERBANG_*`
+//! environment variables (`__` for nesting). Secrets are wrapped so they never reach a log.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tier {
+    pub per_minute: u32,
+    #[serde(default)]
+    pub per_day: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub listen: String,
+    pub database_url: String,
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Signs JWTs and keyset cursors; every node must share it. Unset: random per process.
+    #[serde(default)]
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_ttl_seconds: u64,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: u64,
+    #[serde(default)]
+    pub admin_password: Option<SecretString>,
+    /// Where uploads are spooled before ingestion (default: the system temp dir).
+    #[serde(default)]
+    pub upload_dir: Option<String>,
+    pub tiers: BTreeMap<String, Tier>,
+    /// Log as JSON lines instead of human text.
+    pub log_json: bool,
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    listen: &'static str,
+    database_url: &'static str,
+    jwt_issuer: &'static str,
+    jwt_audience: &'static str,
+    jwt_ttl_seconds: u64,
+    max_upload_bytes: u64,
+    tiers: BTreeMap<&'static str, Tier>,
+    log_json: bool,
+}
+
+impl Settings {
+    /// Loads settings from defaults, `file` (if given) and the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let defaults = Defaults {
+            listen: "127.0.0.1:8080",
+            database_url: "sqlite://gerbang.db",
+            jwt_issuer: "gerbang",
+            jwt_audience: "gerbang",
+            jwt_ttl_seconds: 3600,
+            max_upload_bytes: 1 << 30,
+            tiers: BTreeMap::from([
+                ("anonymous", Tier { per_minute: 60, per_day: None }),
+                ("free", Tier { per_minute: 600, per_day: Some(100_000) }),
+                ("partner", Tier { per_minute: 6000, per_day: Some(10_000_000) }),
+            ]),
+            log_json: false,
+        };
+        let mut figment = Figment::from(Serialized::defaults(defaults));
+        if let Some(f) = file {
+            anyhow::ensure!(f.exists(), "config file {} does not exist", f.display());
+            figment = figment.merge(Toml::file(f));
+        }
+        figment = figment.merge(Env::prefixed("GERBANG_").split("__"));
+        Ok(figment.extract()?)
+    }
+}

@@ -1,0 +1,200 @@
+//! The records API: filtered, sorted, paged or streamed reads of one version, one record by
+//! `_id`, and aggregates. Caching headers follow the contract (immutable numbered versions).
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use catalog::domain::{Access, VersionStatus};
+use catalog::records::encode::{self, Columns, CsvEncoder, GeojsonEncoder, NdjsonEncoder};
+use catalog::records::query::{self, RecordFormat};
+use catalog::records::read;
+use futures::StreamExt as _;
+use sha2::Digest;
+
+use super::versions::{resolve, Resolved};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// `Cache-Control`, `Content-Location` and deprecation headers for a read of `r`.
+pub fn cache_headers(res: &mut HttpResponseBuilder, r: &Resolved) {
+    let v = &r.version;
+    let cache = if v.status == VersionStatus::Draft {
+        "private, no-store"
+    } else if r.dataset.access == Access::Registered {
+        "private, no-cache"
+    } else if r.by_number {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=60"
+    };
+    res.insert_header((header::CACHE_CONTROL, cache));
+    if !r.by_number {
+        res.insert_header((
+            header::CONTENT_LOCATION,
+            format!("/v1/datasets/{}/{}/versions/{}", r.agency, r.dataset.slug, v.version),
+        ));
+    }
+    if v.status == VersionStatus::Deprecated {
+        if let Some(at) = v.deprecated_at {
+            res.insert_header(("Deprecation", format!("@{}", at.timestamp())));
+        }
+        if let Some(sunset) = v.sunset {
+            res.insert_header(("Sunset", sunset.format("%a, %d %b %Y %H:%M:%S GMT").to_string()));
+        }
+    }
+}
+
+fn params_of(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))
+}
+
+/// A strong validator from the version and the normalised query (never the API key).
+fn etag(version_id: i64, path: &str, params: &[(String, String)], format: RecordFormat) -> String {
+    let mut kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "api_key").collect();
+    kept.sort();
+    let mut h = sha2::Sha256::new();
+    h.update(format!("{version_id}|{path}|{format:?}|{kept:?}"));
+    format!("\"{}\"", hex::encode(&h.finalize()[..12]))
+}
+
+fn not_modified(req: &HttpRequest, tag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+}
+
+fn format_from_accept(req: &HttpRequest) -> RecordFormat {
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("text/csv") {
+        RecordFormat::Csv
+    } else if accept.contains("application/x-ndjson") || accept.contains("application/ndjson") {
+        RecordFormat::Ndjson
+    } else if accept.contains("application/geo+json") {
+        RecordFormat::Geojson
+    } else {
+        RecordFormat::Json
+    }
+}
+
+fn content_type(format: RecordFormat) -> &'static str {
+    match format {
+        RecordFormat::Json => "application/json",
+        RecordFormat::Csv => "text/csv; charset=utf-8",
+        RecordFormat::Ndjson => "application/x-ndjson",
+        RecordFormat::Geojson => "application/geo+json",
+    }
+}
+
+fn next_link(req: &HttpRequest, params: &[(String, String)], cursor: &str) -> String {
+    let mut kept: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "cursor" && k != "offset" && k != "api_key")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    kept.push(("cursor", cursor));
+    let qs = serde_urlencoded::to_string(&kept).unwrap_or_default();
+    format!("<{}?{}>; rel=\"next\"", req.path(), qs)
+}
+
+/// Filtered, sorted, paged (or, for csv/ndjson/geojson without `limit`, streamed) records.
+#[tracing::instrument(skip_all, fields(agency = %path.0, dataset = %path.1, version = %path.2))]
+pub async fn query_records(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<(String, String, String)>) -> ApiResult<HttpResponse> {
+    let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
+    let params = params_of(&req)?;
+    let table = state.catalog.version_table(&r.version, &r.dataset.timezone).await?;
+    let q = query::parse_records(table.schema(), table.timezone, &params)?;
+    let format = q.format.unwrap_or_else(|| format_from_accept(&req));
+    let tag = etag(r.version.id, req.path(), &params, format);
+    let mut res = HttpResponse::Ok();
+    cache_headers(&mut res, &r);
+    res.insert_header((header::ETAG, tag.clone()));
+    res.insert_header((header::VARY, "Accept"));
+    if not_modified(&req, &tag) {
+        return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+    }
+    res.insert_header((header::CONTENT_TYPE, content_type(format)));
+    let output: Vec<usize> = q.select.clone().unwrap_or_else(|| (0..table.schema().fields.len()).collect());
+    let cols = Columns::new(table.schema(), &output);
+    let geo = || {
+        encode::geo_columns(table.schema(), &output).ok_or_else(|| {
+            ApiError::bad_request("geojson needs latitude and longitude (or lat and lon) number columns in the selection")
+        })
+    };
+    if format != RecordFormat::Json && q.limit.is_none() {
+        let stream = match format {
+            RecordFormat::Csv => {
+                res.insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}-{}-v{}.csv\"", r.agency, r.dataset.slug, r.version.version),
+                ));
+                read::export(state.catalog.db.clone(), state.catalog.cursor_key.clone(), table.clone(), q, CsvEncoder::new(cols, false))?.boxed_local()
+            }
+            RecordFormat::Ndjson => read::export(state.catalog.db.clone(), state.catalog.cursor_key.clone(), table.clone(), q, NdjsonEncoder(cols))?.boxed_local(),
+            _ => {
+                let g = geo()?;
+                read::export(state.catalog.db.clone(), state.catalog.cursor_key.clone(), table.clone(), q, GeojsonEncoder::new(cols, g))?.boxed_local()
+            }
+        };
+        return Ok(res.streaming(futures::StreamExt::map(stream, |item| item.map_err(|e| actix_web::Error::from(ApiError::from(e))))));
+    }
+    let page = read::query_page(&state.catalog.db, &state.catalog.cursor_key, &table, &q).await?;
+    if let Some(c) = &page.next_cursor {
+        res.insert_header((header::LINK, next_link(&req, &params, c)));
+    }
+    let body = match format {
+        RecordFormat::Json => {
+            let mut buf = b"{\"data\":".to_vec();
+            buf.extend_from_slice(&encode::json_array(&cols, &page.rows));
+            buf.extend_from_slice(b",\"next_cursor\":");
+            buf.extend_from_slice(&serde_json::to_vec(&page.next_cursor).unwrap_or_default());
+            if let Some(t) = page.total {
+                buf.extend_from_slice(format!(",\"total\":{t}").as_bytes());
+            }
+            buf.push(b'}');
+            buf
+        }
+        RecordFormat::Csv => encode::encode_all(&mut CsvEncoder::new(cols, false), &page.rows),
+        RecordFormat::Ndjson => encode::encode_all(&mut NdjsonEncoder(cols), &page.rows),
+        RecordFormat::Geojson => encode::encode_all(&mut GeojsonEncoder::new(cols, geo()?), &page.rows),
+    };
+    Ok(res.body(body))
+}
+
+/// One record by its `_id`.
+pub async fn get_record(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<(String, String, String, String)>) -> ApiResult<HttpResponse> {
+    let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
+    let id: i64 = path.3.parse().ok().filter(|i| *i >= 1).ok_or_else(|| ApiError::not_found("_id must be a row number from 1"))?;
+    let table = state.catalog.version_table(&r.version, &r.dataset.timezone).await?;
+    let tag = etag(r.version.id, req.path(), &[], RecordFormat::Json);
+    let mut res = HttpResponse::Ok();
+    cache_headers(&mut res, &r);
+    res.insert_header((header::ETAG, tag.clone()));
+    if not_modified(&req, &tag) {
+        return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+    }
+    let row = read::get_record(&state.catalog.db, &table, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("version {} has no record {id}", r.version.version)))?;
+    let all: Vec<usize> = (0..table.schema().fields.len()).collect();
+    let mut buf = Vec::with_capacity(256);
+    encode::write_json_record(&mut buf, &Columns::new(table.schema(), &all), &row);
+    Ok(res.content_type("application/json").body(buf))
+}
+
+/// Grouped counts and metrics over the filtered records.
+pub async fn aggregate_records(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<(String, String, String)>) -> ApiResult<HttpResponse> {
+    let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
+    let params = params_of(&req)?;
+    let table = state.catalog.version_table(&r.version, &r.dataset.timezone).await?;
+    let q = query::parse_aggregate(table.schema(), table.timezone, &params)?;
+    let tag = etag(r.version.id, req.path(), &params, RecordFormat::Json);
+    let mut res = HttpResponse::Ok();
+    cache_headers(&mut res, &r);
+    res.insert_header((header::ETAG, tag.clone()));
+    if not_modified(&req, &tag) {
+        return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+    }
+    let data = read::aggregate(&state.catalog.db, &table, &q).await?;
+    Ok(res.json(serde_json::json!({"data": data})))
+}
