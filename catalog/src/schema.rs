@@ -320,7 +320,7 @@ impl Inference {
         if self.date && parse_date(s).is_none() {
             self.date = false;
         }
-        if self.datetime && !self.date && parse_datetime(s, tz).is_none() {
+        if self.datetime && parse_datetime(s, tz).is_none() {
             self.datetime = false;
         }
     }

@@ -1,1 +1,7 @@
-
+//! The one integration-test binary: the real server on a random port, over real HTTP, against
+//! SQLite (default) or Postgres (`GERBANG_TEST_BACKEND=postgres`, a fresh database per test).
+mod auth;
+mod bad_input;
+mod helpers;
+mod publishing;
+mod records;

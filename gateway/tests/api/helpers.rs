@@ -1,0 +1,219 @@
+//! `spawn_app()` and per-resource request helpers.
+use std::collections::BTreeMap;
+
+use gateway::config::{Settings, Tier};
+use reqwest::Response;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    _sqlite_dir: Option<tempfile::TempDir>,
+}
+
+pub fn backend() -> String {
+    std::env::var("GERBANG_TEST_BACKEND").unwrap_or_else(|_| "sqlite".into())
+}
+
+async fn database_url() -> (String, Option<tempfile::TempDir>) {
+    if backend() == "postgres" {
+        let base = std::env::var("GERBANG_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let name = format!("gerbang_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(format!("{base}/postgres")).await.expect("Postgres must be running for the postgres backend");
+        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+        (format!("{base}/{name}"), None)
+    } else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        (format!("sqlite://{}", dir.path().join("test.db").display()), Some(dir))
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let (database_url, dir) = database_url().await;
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        database_url,
+        redis_url: None,
+        jwt_secret: Some("test-secret-that-is-long-enough-0123456789".to_owned().into()),
+        jwt_issuer: "gerbang".into(),
+        jwt_audience: "gerbang".into(),
+        jwt_ttl_seconds: 3600,
+        max_upload_bytes: 1 << 30,
+        admin_password: Some(ADMIN_PASSWORD.to_owned().into()),
+        upload_dir: None,
+        tiers: BTreeMap::from([("anonymous".to_owned(), Tier { per_minute: 60, per_day: None })]),
+        log_json: false,
+    };
+    tweak(&mut settings);
+    let state = gateway::prepare_state(settings).await.expect("state");
+    let app = gateway::Application::build(state).await.expect("build");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp { address, client: reqwest::Client::new(), _sqlite_dir: dir }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.expect("json")
+    }
+
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let res = self
+            .client
+            .post(self.url("/v1/auth/token"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "login as {username}");
+        res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.token("admin", ADMIN_PASSWORD).await
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(token).json(&body).send().await.expect("request")
+    }
+
+    /// Creates agency `agency` and dataset `dataset` in it; returns the admin token.
+    pub async fn create_dataset(&self, agency: &str, dataset: &str) -> String {
+        let token = self.admin_token().await;
+        let res = self.post_json("/v1/agencies", &token, json!({"slug": agency, "name": format!("Dinas {agency}")})).await;
+        assert!(res.status() == 201 || res.status() == 409, "{}", res.status());
+        let res = self
+            .post_json(
+                &format!("/v1/datasets/{agency}"),
+                &token,
+                json!({"slug": dataset, "title": "Laporan warga", "description": "uji", "theme": "living",
+                       "tags": ["jalan"], "license": "CC-BY-4.0", "frequency": "daily",
+                       "contact": {"name": "PU", "email": "pu@example.go.id"}, "access": "public"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        token
+    }
+
+    pub async fn upload(&self, agency: &str, dataset: &str, token: &str, content_type: &str, body: Vec<u8>) -> Response {
+        self.client
+            .post(self.url(&format!("/v1/datasets/{agency}/{dataset}/versions")))
+            .bearer_auth(token)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn publish(&self, agency: &str, dataset: &str, token: &str, v: i64) {
+        let res = self
+            .client
+            .post(self.url(&format!("/v1/datasets/{agency}/{dataset}/versions/{v}/publish")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+
+    /// Records of `bench-like` fixture data, loaded and published as version 1.
+    pub async fn with_reports(&self) -> (String, Vec<Report>) {
+        let token = self.create_dataset("dinas-pu", "laporan").await;
+        let (csv, rows) = reports_csv();
+        let res = self.upload("dinas-pu", "laporan", &token, "text/csv", csv).await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        self.publish("dinas-pu", "laporan", &token, 1).await;
+        (token, rows)
+    }
+
+    pub async fn records(&self, query: &str) -> Value {
+        self.get_json(&format!("/v1/datasets/dinas-pu/laporan/versions/1/records?{query}")).await
+    }
+}
+
+pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "expected {status} {code}");
+    let ct = res.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}
+
+/// One fixture row, as the test computes with it independently of the server.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub id: i64,
+    pub reported_at: chrono::DateTime<chrono::FixedOffset>,
+    pub reported_text: String,
+    pub district: String,
+    pub category: String,
+    pub priority: i64,
+    pub score: Option<f64>,
+    pub verified: bool,
+    pub note: Option<String>,
+}
+
+const DISTRICTS: [&str; 3] = ["Balikpapan Utara", "Balikpapan Kota", "Balikpapan Timur"];
+const CATEGORIES: [&str; 4] = ["banjir", "jalan rusak", "sampah", "drainase"];
+const OFFSETS: [&str; 3] = ["+07:00", "+08:00", "+09:00"];
+
+/// 257 deterministic rows with nulls, three UTC offsets, ties in every sortable column.
+pub fn reports_csv() -> (Vec<u8>, Vec<Report>) {
+    let mut w = csv::Writer::from_writer(vec![]);
+    w.write_record(["id", "reported_at", "district", "category", "priority", "score", "verified", "note"]).unwrap();
+    let mut rows = vec![];
+    for i in 1..=257i64 {
+        let day = 1 + (i * 7 % 28);
+        let hour = i * 5 % 24;
+        let text = format!("2024-03-{day:02}T{hour:02}:{:02}:00{}", i % 60, OFFSETS[(i % 3) as usize]);
+        let r = Report {
+            id: i,
+            reported_at: chrono::DateTime::parse_from_rfc3339(&text).unwrap(),
+            reported_text: text.clone(),
+            district: DISTRICTS[(i % 3) as usize].into(),
+            category: CATEGORIES[(i * 3 % 4) as usize].into(),
+            priority: 1 + i * 11 % 5,
+            score: if i % 7 == 0 { None } else { Some((i * 37 % 100) as f64 / 4.0) },
+            verified: i % 2 == 0,
+            note: if i % 5 == 0 { None } else { Some(format!("Jalan {} dekat pasar {}", if i % 4 == 0 { "banjir" } else { "berlubang" }, i % 9)) },
+        };
+        w.write_record([
+            r.id.to_string(),
+            text,
+            r.district.clone(),
+            r.category.clone(),
+            r.priority.to_string(),
+            r.score.map(|s| s.to_string()).unwrap_or_default(),
+            r.verified.to_string(),
+            r.note.clone().unwrap_or_default(),
+        ])
+        .unwrap();
+        rows.push(r);
+    }
+    (w.into_inner().unwrap(), rows)
+}
+
+pub fn ids(body: &Value) -> Vec<i64> {
+    body["data"].as_array().unwrap().iter().map(|r| r["_id"].as_i64().unwrap()).collect()
+}
