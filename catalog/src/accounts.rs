@@ -40,7 +40,11 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -48,14 +52,25 @@ fn verify(password: &str, hash: &str) -> bool {
 #[tracing::instrument(skip(db, input), fields(username = %input.username))]
 pub async fn create_user(db: &DatabaseConnection, input: UserInput) -> Result<Staff> {
     let username = input.username.trim().to_owned();
-    if username.is_empty() || username.len() > 64 || !username.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) {
-        return Err(CatalogError::bad_request("username must be 1-64 letters, digits or - _ . @"));
+    if username.is_empty()
+        || username.len() > 64
+        || !username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    {
+        return Err(CatalogError::bad_request(
+            "username must be 1-64 letters, digits or - _ . @",
+        ));
     }
     if input.password.chars().count() < 8 || input.password.len() > 1024 {
-        return Err(CatalogError::bad_request("password must be 8 to 1024 characters"));
+        return Err(CatalogError::bad_request(
+            "password must be 8 to 1024 characters",
+        ));
     }
     let agency_id = match (input.role, &input.agency) {
-        (Role::Publisher, None) => return Err(CatalogError::bad_request("a publisher needs an agency")),
+        (Role::Publisher, None) => {
+            return Err(CatalogError::bad_request("a publisher needs an agency"))
+        }
         (Role::Admin, Some(_)) => return Err(CatalogError::bad_request("an admin has no agency")),
         (_, Some(slug)) => Some(
             agency::Entity::find()
@@ -67,8 +82,15 @@ pub async fn create_user(db: &DatabaseConnection, input: UserInput) -> Result<St
         ),
         (_, None) => None,
     };
-    if user::Entity::find().filter(user::Column::Username.eq(&username)).one(db).await?.is_some() {
-        return Err(CatalogError::Conflict(format!("user '{username}' already exists")));
+    if user::Entity::find()
+        .filter(user::Column::Username.eq(&username))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Err(CatalogError::Conflict(format!(
+            "user '{username}' already exists"
+        )));
     }
     let password = input.password;
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
@@ -84,35 +106,66 @@ pub async fn create_user(db: &DatabaseConnection, input: UserInput) -> Result<St
     }
     .insert(db)
     .await?;
-    Ok(Staff { username, role: input.role, agency: input.agency })
+    Ok(Staff {
+        username,
+        role: input.role,
+        agency: input.agency,
+    })
 }
 
 /// Checks a username and password; `None` when either is wrong.
 #[tracing::instrument(skip(db, password))]
-pub async fn authenticate(db: &DatabaseConnection, username: &str, password: &str) -> Result<Option<Staff>> {
-    let found = user::Entity::find().filter(user::Column::Username.eq(username)).one(db).await?;
-    let hash = found.as_ref().map_or(DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    username: &str,
+    password: &str,
+) -> Result<Option<Staff>> {
+    let found = user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(db)
+        .await?;
+    let hash = found
+        .as_ref()
+        .map_or(DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
     let password = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || verify(&password, &hash))
         .await
         .map_err(|e| CatalogError::Internal(e.to_string()))?;
-    let Some(u) = found.filter(|_| ok) else { return Ok(None) };
+    let Some(u) = found.filter(|_| ok) else {
+        return Ok(None);
+    };
     let agency = match u.agency_id {
-        Some(id) => agency::Entity::find_by_id(id).one(db).await?.map(|a| AgencySlug::parse(&a.slug)).transpose()?,
+        Some(id) => agency::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|a| AgencySlug::parse(&a.slug))
+            .transpose()?,
         None => None,
     };
-    Ok(Some(Staff { username: u.username, role: Role::parse(&u.role)?, agency }))
+    Ok(Some(Staff {
+        username: u.username,
+        role: Role::parse(&u.role)?,
+        agency,
+    }))
 }
 
 /// Creates user `admin` with `password` when no admin exists yet. Returns whether it did.
 pub async fn bootstrap_admin(db: &DatabaseConnection, password: &str) -> Result<bool> {
-    let any_admin = user::Entity::find().filter(user::Column::Role.eq(Role::Admin.as_str())).one(db).await?;
+    let any_admin = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin.as_str()))
+        .one(db)
+        .await?;
     if any_admin.is_some() {
         return Ok(false);
     }
     create_user(
         db,
-        UserInput { username: "admin".into(), password: password.to_owned(), role: Role::Admin, agency: None },
+        UserInput {
+            username: "admin".into(),
+            password: password.to_owned(),
+            role: Role::Admin,
+            agency: None,
+        },
     )
     .await?;
     tracing::info!("bootstrap admin 'admin' created");

@@ -191,7 +191,16 @@ mod tests {
         for ok in ["a", "dinas-pu", "a1", "x".repeat(64).as_str()] {
             assert!(AgencySlug::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-a", "a-", "A", "a_b", "x".repeat(65).as_str(), "a b", "é"] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "A",
+            "a_b",
+            "x".repeat(65).as_str(),
+            "a b",
+            "é",
+        ] {
             assert!(AgencySlug::parse(bad).is_err(), "{bad}");
         }
     }

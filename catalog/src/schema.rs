@@ -63,10 +63,18 @@ impl FieldType {
         };
         match self {
             Self::String => Ok(Cell::Str(raw.to_owned())),
-            Self::Integer => parse_int(raw).map(Cell::Int).map_or_else(|| bad("an integer"), Ok),
-            Self::Number => parse_num(raw).map(Cell::Num).map_or_else(|| bad("a number"), Ok),
-            Self::Boolean => parse_bool(raw).map(Cell::Bool).map_or_else(|| bad("a boolean"), Ok),
-            Self::Date => parse_date(raw).map(Cell::Date).map_or_else(|| bad("a date (YYYY-MM-DD)"), Ok),
+            Self::Integer => parse_int(raw)
+                .map(Cell::Int)
+                .map_or_else(|| bad("an integer"), Ok),
+            Self::Number => parse_num(raw)
+                .map(Cell::Num)
+                .map_or_else(|| bad("a number"), Ok),
+            Self::Boolean => parse_bool(raw)
+                .map(Cell::Bool)
+                .map_or_else(|| bad("a boolean"), Ok),
+            Self::Date => parse_date(raw)
+                .map(Cell::Date)
+                .map_or_else(|| bad("a date (YYYY-MM-DD)"), Ok),
             Self::Datetime => parse_datetime(raw, tz)
                 .map(Cell::DateTime)
                 .map_or_else(|| bad("a datetime (RFC 3339)"), Ok),
@@ -161,7 +169,11 @@ pub fn parse_datetime(s: &str, tz: TimeZone) -> Option<DateTime<FixedOffset>> {
     }
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(&normalized, fmt) {
-            return tz.0.from_local_datetime(&naive).earliest().map(|dt| dt.fixed_offset());
+            return tz
+                .0
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|dt| dt.fixed_offset());
         }
     }
     None
@@ -209,8 +221,9 @@ impl TableSchema {
             #[serde(default, rename = "primaryKey", alias = "primary_key")]
             primary_key: Option<serde_json::Value>,
         }
-        let raw: Raw = serde_json::from_slice(bytes)
-            .map_err(|e| CatalogError::bad_request(format!("the schema part is not a Table Schema: {e}")))?;
+        let raw: Raw = serde_json::from_slice(bytes).map_err(|e| {
+            CatalogError::bad_request(format!("the schema part is not a Table Schema: {e}"))
+        })?;
         let mut fields = Vec::with_capacity(raw.fields.len());
         for f in raw.fields {
             let ty = f.field_type.as_deref().unwrap_or("string");
@@ -220,7 +233,12 @@ impl TableSchema {
                     f.name
                 ))
             })?;
-            fields.push(Field { name: f.name, field_type, description: f.description, nullable: false });
+            fields.push(Field {
+                name: f.name,
+                field_type,
+                description: f.description,
+                nullable: false,
+            });
         }
         let primary_key = match raw.primary_key {
             None | Some(serde_json::Value::Null) => vec![],
@@ -232,11 +250,16 @@ impl TableSchema {
                 .ok_or_else(|| CatalogError::bad_request("primaryKey must name columns"))?,
             Some(_) => return Err(CatalogError::bad_request("primaryKey must name columns")),
         };
-        let schema = TableSchema { fields, primary_key };
+        let schema = TableSchema {
+            fields,
+            primary_key,
+        };
         validate_names(schema.fields.iter().map(|f| f.name.as_str()))?;
         for pk in &schema.primary_key {
             if schema.field_index(pk).is_none() {
-                return Err(CatalogError::bad_request(format!("primaryKey names unknown field '{pk}'")));
+                return Err(CatalogError::bad_request(format!(
+                    "primaryKey names unknown field '{pk}'"
+                )));
             }
         }
         Ok(schema)
@@ -254,7 +277,9 @@ pub fn validate_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<()
             )));
         }
         if name.trim().is_empty() {
-            return Err(CatalogError::bad_request(format!("column {column} has an empty name")));
+            return Err(CatalogError::bad_request(format!(
+                "column {column} has an empty name"
+            )));
         }
         if name.chars().count() > MAX_COLUMN_NAME {
             return Err(CatalogError::bad_request(format!(
@@ -296,7 +321,16 @@ pub struct Inference {
 
 impl Default for Inference {
     fn default() -> Self {
-        Self { int: true, num: true, boolean: true, date: true, datetime: true, seen: false, nulls: false, max_len: 0 }
+        Self {
+            int: true,
+            num: true,
+            boolean: true,
+            date: true,
+            datetime: true,
+            seen: false,
+            nulls: false,
+            max_len: 0,
+        }
     }
 }
 
@@ -345,7 +379,10 @@ mod tests {
     fn infer(values: &[&str]) -> FieldType {
         let mut inf = Inference::default();
         for v in values {
-            inf.observe(if v.is_empty() { None } else { Some(v) }, TimeZone::default());
+            inf.observe(
+                if v.is_empty() { None } else { Some(v) },
+                TimeZone::default(),
+            );
         }
         inf.field_type()
     }
@@ -356,9 +393,19 @@ mod tests {
         assert_eq!(infer(&["1", "2.5"]), FieldType::Number);
         assert_eq!(infer(&["true", "FALSE"]), FieldType::Boolean);
         assert_eq!(infer(&["2024-01-02", ""]), FieldType::Date);
-        assert_eq!(infer(&["2024-01-02T10:00:00+08:00", "2024-01-02 10:00:00"]), FieldType::Datetime);
-        assert_eq!(infer(&["2024-01-02", "2024-01-02T10:00:00+08:00"]), FieldType::String);
-        assert_eq!(infer(&["0812", "1"]), FieldType::String, "leading zeros are codes, not numbers");
+        assert_eq!(
+            infer(&["2024-01-02T10:00:00+08:00", "2024-01-02 10:00:00"]),
+            FieldType::Datetime
+        );
+        assert_eq!(
+            infer(&["2024-01-02", "2024-01-02T10:00:00+08:00"]),
+            FieldType::String
+        );
+        assert_eq!(
+            infer(&["0812", "1"]),
+            FieldType::String,
+            "leading zeros are codes, not numbers"
+        );
         assert_eq!(infer(&["NaN"]), FieldType::String);
         assert_eq!(infer(&[""]), FieldType::String);
     }
@@ -378,7 +425,10 @@ mod tests {
         assert!(validate_names(["a", ""]).is_err());
         assert!(validate_names(["limit"]).is_err());
         assert!(validate_names(["_id"]).is_err());
-        assert!(validate_names(["a\"; DROP TABLE x; --"]).is_ok(), "quotes are data, never SQL");
+        assert!(
+            validate_names(["a\"; DROP TABLE x; --"]).is_ok(),
+            "quotes are data, never SQL"
+        );
         let many: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
         assert!(validate_names(many.iter().map(String::as_str)).is_err());
     }

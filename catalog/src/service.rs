@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Access, AgencySlug, DatasetSlug, Frequency, Theme, TimeZone, VersionRef, VersionStatus};
+use crate::domain::{
+    Access, AgencySlug, DatasetSlug, Frequency, Theme, TimeZone, VersionRef, VersionStatus,
+};
 use crate::entities::{agency, dataset, version};
 use crate::error::{CatalogError, Result};
 use crate::records::cursor::CursorKey;
@@ -199,7 +202,9 @@ pub struct SearchResult {
 fn clean_text(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > max {
-        return Err(CatalogError::bad_request(format!("{field} must be 1 to {max} characters")));
+        return Err(CatalogError::bad_request(format!(
+            "{field} must be 1 to {max} characters"
+        )));
     }
     Ok(v.to_owned())
 }
@@ -220,8 +225,13 @@ fn clean_tags(tags: &[String]) -> Result<String> {
 
 fn clean_license(l: &str) -> Result<String> {
     let l = clean_text("license", l, 64)?;
-    if !l.chars().all(|c| c.is_ascii_alphanumeric() || "-.+".contains(c)) {
-        return Err(CatalogError::bad_request("license must be an SPDX-like id such as CC-BY-4.0"));
+    if !l
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-.+".contains(c))
+    {
+        return Err(CatalogError::bad_request(
+            "license must be an SPDX-like id such as CC-BY-4.0",
+        ));
     }
     Ok(l)
 }
@@ -233,14 +243,22 @@ fn parse_tags(json: &str) -> Vec<String> {
 /// The newest published version, else the newest deprecated one.
 fn latest_of(versions: &[version::Model]) -> Option<&version::Model> {
     let newest = |status: VersionStatus| {
-        versions.iter().filter(|v| v.status == status.as_str()).max_by_key(|v| v.number)
+        versions
+            .iter()
+            .filter(|v| v.status == status.as_str())
+            .max_by_key(|v| v.number)
     };
     newest(VersionStatus::Published).or_else(|| newest(VersionStatus::Deprecated))
 }
 
 fn schema_changes(current: &TableSchema, previous: Option<(i32, TableSchema)>) -> SchemaChanges {
-    let Some((number, prev)) = previous else { return SchemaChanges::default() };
-    let mut changes = SchemaChanges { compared_to: Some(number), ..Default::default() };
+    let Some((number, prev)) = previous else {
+        return SchemaChanges::default();
+    };
+    let mut changes = SchemaChanges {
+        compared_to: Some(number),
+        ..Default::default()
+    };
     for f in &current.fields {
         match prev.fields.iter().find(|p| p.name == f.name) {
             None => changes.added.push(f.name.clone()),
@@ -261,7 +279,8 @@ fn schema_changes(current: &TableSchema, previous: Option<(i32, TableSchema)>) -
 }
 
 fn decode_schema(m: &version::Model) -> Result<TableSchema> {
-    serde_json::from_str(&m.schema).map_err(|e| CatalogError::Internal(format!("stored schema: {e}")))
+    serde_json::from_str(&m.schema)
+        .map_err(|e| CatalogError::Internal(format!("stored schema: {e}")))
 }
 
 impl Catalog {
@@ -272,13 +291,22 @@ impl Catalog {
     // ----- agencies -----
 
     pub async fn list_agencies(&self) -> Result<Vec<Agency>> {
-        let agencies = agency::Entity::find().order_by_asc(agency::Column::Slug).all(&self.db).await?;
+        let agencies = agency::Entity::find()
+            .order_by_asc(agency::Column::Slug)
+            .all(&self.db)
+            .await?;
         let datasets = dataset::Entity::find().all(&self.db).await?;
         Ok(agencies
             .into_iter()
             .map(|a| {
                 let dataset_count = datasets.iter().filter(|d| d.agency_id == a.id).count() as u64;
-                Agency { slug: a.slug, name: a.name, description: a.description, website: a.website, dataset_count }
+                Agency {
+                    slug: a.slug,
+                    name: a.name,
+                    description: a.description,
+                    website: a.website,
+                    dataset_count,
+                }
             })
             .collect())
     }
@@ -293,16 +321,33 @@ impl Catalog {
 
     pub async fn get_agency(&self, slug: &AgencySlug) -> Result<Agency> {
         let a = self.find_agency(slug).await?;
-        let dataset_count =
-            dataset::Entity::find().filter(dataset::Column::AgencyId.eq(a.id)).all(&self.db).await?.len() as u64;
-        Ok(Agency { slug: a.slug, name: a.name, description: a.description, website: a.website, dataset_count })
+        let dataset_count = dataset::Entity::find()
+            .filter(dataset::Column::AgencyId.eq(a.id))
+            .all(&self.db)
+            .await?
+            .len() as u64;
+        Ok(Agency {
+            slug: a.slug,
+            name: a.name,
+            description: a.description,
+            website: a.website,
+            dataset_count,
+        })
     }
 
     #[tracing::instrument(skip(self, input), fields(agency = %input.slug))]
     pub async fn create_agency(&self, input: AgencyInput) -> Result<Agency> {
         let name = clean_text("name", &input.name, 200)?;
-        if agency::Entity::find().filter(agency::Column::Slug.eq(input.slug.as_str())).one(&self.db).await?.is_some() {
-            return Err(CatalogError::Conflict(format!("agency '{}' already exists", input.slug)));
+        if agency::Entity::find()
+            .filter(agency::Column::Slug.eq(input.slug.as_str()))
+            .one(&self.db)
+            .await?
+            .is_some()
+        {
+            return Err(CatalogError::Conflict(format!(
+                "agency '{}' already exists",
+                input.slug
+            )));
         }
         let a = agency::ActiveModel {
             slug: Set(input.slug.as_str().to_owned()),
@@ -314,25 +359,41 @@ impl Catalog {
         }
         .insert(&self.db)
         .await?;
-        Ok(Agency { slug: a.slug, name: a.name, description: a.description, website: a.website, dataset_count: 0 })
+        Ok(Agency {
+            slug: a.slug,
+            name: a.name,
+            description: a.description,
+            website: a.website,
+            dataset_count: 0,
+        })
     }
 
     // ----- datasets -----
 
     /// The dataset `slug` of `agency`: the only way to reach an agency-owned row.
-    async fn find_dataset_in(&self, agency: &AgencySlug, slug: &DatasetSlug) -> Result<(agency::Model, dataset::Model)> {
+    async fn find_dataset_in(
+        &self,
+        agency: &AgencySlug,
+        slug: &DatasetSlug,
+    ) -> Result<(agency::Model, dataset::Model)> {
         let a = self.find_agency(agency).await?;
         let d = dataset::Entity::find()
             .filter(dataset::Column::AgencyId.eq(a.id))
             .filter(dataset::Column::Slug.eq(slug.as_str()))
             .one(&self.db)
             .await?
-            .ok_or_else(|| CatalogError::not_found(format!("dataset '{agency}/{slug}' does not exist")))?;
+            .ok_or_else(|| {
+                CatalogError::not_found(format!("dataset '{agency}/{slug}' does not exist"))
+            })?;
         Ok((a, d))
     }
 
     #[tracing::instrument(skip(self, input), fields(dataset = %input.slug))]
-    pub async fn create_dataset(&self, agency: &AgencySlug, input: DatasetInput) -> Result<Dataset> {
+    pub async fn create_dataset(
+        &self,
+        agency: &AgencySlug,
+        input: DatasetInput,
+    ) -> Result<Dataset> {
         let a = self.find_agency(agency).await?;
         let exists = dataset::Entity::find()
             .filter(dataset::Column::AgencyId.eq(a.id))
@@ -340,10 +401,21 @@ impl Catalog {
             .one(&self.db)
             .await?;
         if exists.is_some() {
-            return Err(CatalogError::Conflict(format!("dataset '{agency}/{}' already exists", input.slug)));
+            return Err(CatalogError::Conflict(format!(
+                "dataset '{agency}/{}' already exists",
+                input.slug
+            )));
         }
-        let tz = input.timezone.as_deref().map(TimeZone::parse).transpose()?.unwrap_or_default();
-        let contact = input.contact.unwrap_or(Contact { name: None, email: None });
+        let tz = input
+            .timezone
+            .as_deref()
+            .map(TimeZone::parse)
+            .transpose()?
+            .unwrap_or_default();
+        let contact = input.contact.unwrap_or(Contact {
+            name: None,
+            email: None,
+        });
         let now = Utc::now();
         let d = dataset::ActiveModel {
             agency_id: Set(a.id),
@@ -370,7 +442,12 @@ impl Catalog {
     }
 
     #[tracing::instrument(skip(self, patch))]
-    pub async fn update_dataset(&self, agency: &AgencySlug, slug: &DatasetSlug, patch: DatasetPatch) -> Result<Dataset> {
+    pub async fn update_dataset(
+        &self,
+        agency: &AgencySlug,
+        slug: &DatasetSlug,
+        patch: DatasetPatch,
+    ) -> Result<Dataset> {
         let (a, d) = self.find_dataset_in(agency, slug).await?;
         let mut m = d.into_active_model();
         if let Some(t) = patch.title {
@@ -412,7 +489,12 @@ impl Catalog {
         self.dataset_view(&a, d, true).await
     }
 
-    async fn dataset_view(&self, a: &agency::Model, d: dataset::Model, see_drafts: bool) -> Result<Dataset> {
+    async fn dataset_view(
+        &self,
+        a: &agency::Model,
+        d: dataset::Model,
+        see_drafts: bool,
+    ) -> Result<Dataset> {
         let versions = version::Entity::find()
             .filter(version::Column::DatasetId.eq(d.id))
             .order_by_asc(version::Column::Number)
@@ -440,7 +522,10 @@ impl Catalog {
             tags: parse_tags(&d.tags),
             license: d.license,
             frequency: Frequency::parse(&d.frequency)?,
-            contact: Contact { name: d.contact_name, email: d.contact_email },
+            contact: Contact {
+                name: d.contact_name,
+                email: d.contact_email,
+            },
             spatial: d.spatial,
             temporal: d.temporal,
             timezone: d.timezone,
@@ -453,7 +538,12 @@ impl Catalog {
     }
 
     /// Dataset metadata; drafts are listed only when `see_drafts`.
-    pub async fn get_dataset(&self, agency: &AgencySlug, slug: &DatasetSlug, see_drafts: bool) -> Result<Dataset> {
+    pub async fn get_dataset(
+        &self,
+        agency: &AgencySlug,
+        slug: &DatasetSlug,
+        see_drafts: bool,
+    ) -> Result<Dataset> {
         let (a, d) = self.find_dataset_in(agency, slug).await?;
         self.dataset_view(&a, d, see_drafts).await
     }
@@ -461,28 +551,39 @@ impl Catalog {
     /// Searches titles, descriptions and tags; counts facets over the matches.
     pub async fn search_datasets(&self, s: &DatasetSearch) -> Result<SearchResult> {
         let agencies = agency::Entity::find().all(&self.db).await?;
-        let datasets = dataset::Entity::find().order_by_desc(dataset::Column::UpdatedAt).all(&self.db).await?;
+        let datasets = dataset::Entity::find()
+            .order_by_desc(dataset::Column::UpdatedAt)
+            .all(&self.db)
+            .await?;
         let versions = version::Entity::find()
             .filter(version::Column::Status.ne(VersionStatus::Draft.as_str()))
             .all(&self.db)
             .await?;
-        let words: Vec<String> = s
-            .q
-            .as_deref()
-            .unwrap_or("")
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
+        let words: Vec<String> =
+            s.q.as_deref()
+                .unwrap_or("")
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect();
         let mut matched = vec![];
         for d in datasets {
-            let agency_slug = agencies.iter().find(|a| a.id == d.agency_id).map(|a| a.slug.clone()).unwrap_or_default();
+            let agency_slug = agencies
+                .iter()
+                .find(|a| a.id == d.agency_id)
+                .map(|a| a.slug.clone())
+                .unwrap_or_default();
             let tags = parse_tags(&d.tags);
-            let haystack = format!("{} {} {}", d.title, d.description, tags.join(" ")).to_lowercase();
+            let haystack =
+                format!("{} {} {}", d.title, d.description, tags.join(" ")).to_lowercase();
             if !words.iter().all(|w| haystack.contains(w.as_str())) {
                 continue;
             }
-            let own: Vec<version::Model> = versions.iter().filter(|v| v.dataset_id == d.id).cloned().collect();
+            let own: Vec<version::Model> = versions
+                .iter()
+                .filter(|v| v.dataset_id == d.id)
+                .cloned()
+                .collect();
             matched.push(DatasetSummary {
                 slug: d.slug,
                 agency: agency_slug,
@@ -500,7 +601,10 @@ impl Catalog {
         let keep = |d: &DatasetSummary, skip: &str| {
             (skip == "agency" || s.agency.as_deref().is_none_or(|a| d.agency == a))
                 && (skip == "theme" || s.theme.as_deref().is_none_or(|t| d.theme.as_str() == t))
-                && (skip == "tag" || s.tag.as_deref().is_none_or(|t| d.tags.iter().any(|x| x == t)))
+                && (skip == "tag"
+                    || s.tag
+                        .as_deref()
+                        .is_none_or(|t| d.tags.iter().any(|x| x == t)))
         };
         let mut facets = BTreeMap::new();
         for name in ["agency", "theme", "tag"] {
@@ -515,14 +619,26 @@ impl Catalog {
                     *counts.entry(v).or_default() += 1;
                 }
             }
-            let mut list: Vec<FacetValue> = counts.into_iter().map(|(value, count)| FacetValue { value, count }).collect();
+            let mut list: Vec<FacetValue> = counts
+                .into_iter()
+                .map(|(value, count)| FacetValue { value, count })
+                .collect();
             list.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
             facets.insert(name, list);
         }
         let all: Vec<DatasetSummary> = matched.into_iter().filter(|d| keep(d, "")).collect();
         let total = all.len() as u64;
-        let data = all.into_iter().skip(s.offset as usize).take(s.limit as usize).collect();
-        Ok(SearchResult { data, total, facets, next_cursor: None })
+        let data = all
+            .into_iter()
+            .skip(s.offset as usize)
+            .take(s.limit as usize)
+            .collect();
+        Ok(SearchResult {
+            data,
+            total,
+            facets,
+            next_cursor: None,
+        })
     }
 
     // ----- versions -----
@@ -535,7 +651,12 @@ impl Catalog {
             .await?)
     }
 
-    fn version_view(&self, d: &dataset::Model, all: &[version::Model], m: &version::Model) -> Result<Version> {
+    fn version_view(
+        &self,
+        d: &dataset::Model,
+        all: &[version::Model],
+        m: &version::Model,
+    ) -> Result<Version> {
         let schema = decode_schema(m)?;
         let previous = all
             .iter()
@@ -562,18 +683,26 @@ impl Catalog {
     }
 
     /// Resolves `versions/{v}`; drafts resolve only when `see_drafts` (else they are 404).
-    pub async fn get_version(&self, agency: &AgencySlug, slug: &DatasetSlug, v: VersionRef, see_drafts: bool) -> Result<(Dataset, Version)> {
+    pub async fn get_version(
+        &self,
+        agency: &AgencySlug,
+        slug: &DatasetSlug,
+        v: VersionRef,
+        see_drafts: bool,
+    ) -> Result<(Dataset, Version)> {
         let (a, d) = self.find_dataset_in(agency, slug).await?;
         let all = self.version_models(&d).await?;
         let found = match v {
             VersionRef::Latest => latest_of(&all),
-            VersionRef::Number(n) => all
-                .iter()
-                .find(|m| m.number == n && (see_drafts || m.status != VersionStatus::Draft.as_str())),
+            VersionRef::Number(n) => all.iter().find(|m| {
+                m.number == n && (see_drafts || m.status != VersionStatus::Draft.as_str())
+            }),
         };
         let m = found.ok_or_else(|| {
             CatalogError::not_found(match v {
-                VersionRef::Latest => format!("dataset '{agency}/{slug}' has no published version yet"),
+                VersionRef::Latest => {
+                    format!("dataset '{agency}/{slug}' has no published version yet")
+                }
                 VersionRef::Number(n) => format!("dataset '{agency}/{slug}' has no version {n}"),
             })
         })?;
@@ -610,10 +739,16 @@ impl Catalog {
         let (_, d) = self.find_dataset_in(agency, slug).await?;
         if let Some(key) = &idempotency_key {
             if key.is_empty() || key.len() > 255 {
-                return Err(CatalogError::bad_request("Idempotency-Key must be 1 to 255 characters"));
+                return Err(CatalogError::bad_request(
+                    "Idempotency-Key must be 1 to 255 characters",
+                ));
             }
             if let Some(found) = self.find_by_idempotency(&d, key).await? {
-                return Ok(CreatedVersion { version: found, warnings: vec![], replayed: true });
+                return Ok(CreatedVersion {
+                    version: found,
+                    warnings: vec![],
+                    replayed: true,
+                });
             }
         }
         upload.timezone = TimeZone::parse(&d.timezone).unwrap_or_default();
@@ -646,16 +781,26 @@ impl Catalog {
                 // A concurrent retry with the same key won the race: answer its result.
                 if let Some(key) = &idempotency_key {
                     if let Some(found) = self.find_by_idempotency(&d, key).await? {
-                        return Ok(CreatedVersion { version: found, warnings: vec![], replayed: true });
+                        return Ok(CreatedVersion {
+                            version: found,
+                            warnings: vec![],
+                            replayed: true,
+                        });
                     }
                 }
                 tracing::warn!(error = %e, "version insert failed");
-                return Err(CatalogError::Conflict("another version was created at the same time; retry".into()));
+                return Err(CatalogError::Conflict(
+                    "another version was created at the same time; retry".into(),
+                ));
             }
         };
         let mut all = all;
         all.push(m.clone());
-        Ok(CreatedVersion { version: self.version_view(&d, &all, &m)?, warnings: ingested.warnings, replayed: false })
+        Ok(CreatedVersion {
+            version: self.version_view(&d, &all, &m)?,
+            warnings: ingested.warnings,
+            replayed: false,
+        })
     }
 
     async fn find_by_idempotency(&self, d: &dataset::Model, key: &str) -> Result<Option<Version>> {
@@ -666,13 +811,18 @@ impl Catalog {
             .transpose()
     }
 
-    async fn set_status(&self, agency: &AgencySlug, slug: &DatasetSlug, number: i32, f: impl FnOnce(&version::Model) -> Result<version::ActiveModel>) -> Result<Version> {
+    async fn set_status(
+        &self,
+        agency: &AgencySlug,
+        slug: &DatasetSlug,
+        number: i32,
+        f: impl FnOnce(&version::Model) -> Result<version::ActiveModel>,
+    ) -> Result<Version> {
         let (_, d) = self.find_dataset_in(agency, slug).await?;
         let all = self.version_models(&d).await?;
-        let m = all
-            .iter()
-            .find(|v| v.number == number)
-            .ok_or_else(|| CatalogError::not_found(format!("dataset '{agency}/{slug}' has no version {number}")))?;
+        let m = all.iter().find(|v| v.number == number).ok_or_else(|| {
+            CatalogError::not_found(format!("dataset '{agency}/{slug}' has no version {number}"))
+        })?;
         let updated = f(m)?.update(&self.db).await?;
         let mut touched = d.clone().into_active_model();
         touched.updated_at = Set(Utc::now());
@@ -682,7 +832,12 @@ impl Catalog {
     }
 
     /// Publishes a draft: one row update, so `latest` moves atomically. Publishing twice is a no-op.
-    pub async fn publish_version(&self, agency: &AgencySlug, slug: &DatasetSlug, number: i32) -> Result<Version> {
+    pub async fn publish_version(
+        &self,
+        agency: &AgencySlug,
+        slug: &DatasetSlug,
+        number: i32,
+    ) -> Result<Version> {
         self.set_status(agency, slug, number, |m| {
             let mut a = m.clone().into_active_model();
             if m.status == VersionStatus::Draft.as_str() {
@@ -695,10 +850,18 @@ impl Catalog {
     }
 
     /// Marks a published version deprecated, with an optional sunset date.
-    pub async fn deprecate_version(&self, agency: &AgencySlug, slug: &DatasetSlug, number: i32, sunset: Option<DateTime<Utc>>) -> Result<Version> {
+    pub async fn deprecate_version(
+        &self,
+        agency: &AgencySlug,
+        slug: &DatasetSlug,
+        number: i32,
+        sunset: Option<DateTime<Utc>>,
+    ) -> Result<Version> {
         self.set_status(agency, slug, number, |m| {
             if m.status == VersionStatus::Draft.as_str() {
-                return Err(CatalogError::Conflict("a draft cannot be deprecated; publish it first or leave it".into()));
+                return Err(CatalogError::Conflict(
+                    "a draft cannot be deprecated; publish it first or leave it".into(),
+                ));
             }
             let mut a = m.clone().into_active_model();
             a.status = Set(VersionStatus::Deprecated.as_str().to_owned());

@@ -69,17 +69,32 @@ impl Jwt {
     }
 
     pub fn verify(&self, token: &str) -> Result<Staff, ApiError> {
-        let invalid = || ApiError::unauthorized("the bearer token is invalid or expired; get a new one from /v1/auth/token");
+        let invalid = || {
+            ApiError::unauthorized(
+                "the bearer token is invalid or expired; get a new one from /v1/auth/token",
+            )
+        };
         if token.len() > 4096 {
             return Err(invalid());
         }
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| invalid())?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| invalid())?;
         let role = Role::parse(&data.claims.role).map_err(|_| invalid())?;
-        let agency = data.claims.agency.as_deref().map(AgencySlug::parse).transpose().map_err(|_| invalid())?;
+        let agency = data
+            .claims
+            .agency
+            .as_deref()
+            .map(AgencySlug::parse)
+            .transpose()
+            .map_err(|_| invalid())?;
         if role == Role::Publisher && agency.is_none() {
             return Err(invalid());
         }
-        Ok(Staff { username: data.claims.sub, role, agency })
+        Ok(Staff {
+            username: data.claims.sub,
+            role,
+            agency,
+        })
     }
 }
 
@@ -101,9 +116,13 @@ impl Caller {
 
     pub fn require_writer(&self, agency: &AgencySlug) -> Result<&Staff, ApiError> {
         match self {
-            Caller::Anonymous => Err(ApiError::unauthorized("sign in: send Authorization: Bearer <token>")),
+            Caller::Anonymous => Err(ApiError::unauthorized(
+                "sign in: send Authorization: Bearer <token>",
+            )),
             Caller::Staff(s) if self.can_write(agency) => Ok(s),
-            Caller::Staff(_) => Err(ApiError::forbidden(format!("you may not publish for agency '{agency}'"))),
+            Caller::Staff(_) => Err(ApiError::forbidden(format!(
+                "you may not publish for agency '{agency}'"
+            ))),
         }
     }
 
@@ -111,15 +130,22 @@ impl Caller {
         match self {
             Caller::Staff(s) if s.role == Role::Admin => Ok(s),
             Caller::Staff(_) => Err(ApiError::forbidden("only an admin may do this")),
-            Caller::Anonymous => Err(ApiError::unauthorized("sign in as an admin: send Authorization: Bearer <token>")),
+            Caller::Anonymous => Err(ApiError::unauthorized(
+                "sign in as an admin: send Authorization: Bearer <token>",
+            )),
         }
     }
 }
 
 fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let state = req.app_data::<web::Data<AppState>>().expect("state is registered");
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("state is registered");
     let has_key = req.headers().contains_key("x-api-key")
-        || req.query_string().split('&').any(|p| p.starts_with("api_key="));
+        || req
+            .query_string()
+            .split('&')
+            .any(|p| p.starts_with("api_key="));
     if has_key {
         // API keys arrive with the developer-access work; until then no key is valid.
         return Err(ApiError::unauthorized("the API key is not valid"));
@@ -127,7 +153,9 @@ fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(Caller::Anonymous);
     };
-    let value = value.to_str().map_err(|_| ApiError::unauthorized("the Authorization header is not valid"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not valid"))?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))

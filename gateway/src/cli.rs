@@ -67,9 +67,11 @@ impl Progress for Bar {
         let bar = if total_rows > 0 {
             let b = ProgressBar::new(total_rows);
             b.set_style(
-                ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} rows {per_sec} eta {eta}")
-                    .expect("template")
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{msg:>10} [{bar:40}] {pos}/{len} rows {per_sec} eta {eta}",
+                )
+                .expect("template")
+                .progress_chars("=> "),
             );
             b
         } else {
@@ -113,7 +115,12 @@ pub async fn import(state: &AppState, args: ImportArgs, bar: Arc<Bar>) -> anyhow
     let catalog = &state.catalog;
     if catalog.get_agency(&agency).await.is_err() {
         catalog
-            .create_agency(AgencyInput { slug: agency.clone(), name: args.agency.clone(), description: None, website: None })
+            .create_agency(AgencyInput {
+                slug: agency.clone(),
+                name: args.agency.clone(),
+                description: None,
+                website: None,
+            })
             .await?;
     }
     if catalog.get_dataset(&agency, &dataset, true).await.is_err() {
@@ -127,8 +134,15 @@ pub async fn import(state: &AppState, args: ImportArgs, bar: Arc<Bar>) -> anyhow
         catalog.create_dataset(&agency, input).await?;
     }
     let started = Instant::now();
-    let req = IngestRequest { path: args.file.clone(), format, schema: None, timezone: Default::default() };
-    let created = catalog.create_version(&agency, &dataset, req, None, None, bar.clone()).await;
+    let req = IngestRequest {
+        path: args.file.clone(),
+        format,
+        schema: None,
+        timezone: Default::default(),
+    };
+    let created = catalog
+        .create_version(&agency, &dataset, req, None, None, bar.clone())
+        .await;
     bar.finish();
     let created = created?;
     let v = created.version.version;
@@ -142,7 +156,11 @@ pub async fn import(state: &AppState, args: ImportArgs, bar: Arc<Bar>) -> anyhow
     println!(
         "imported {} rows into {agency}/{dataset} version {v}{} in {secs:.2} s ({:.0} rows/s)",
         created.version.row_count,
-        if args.publish { " (published)" } else { " (draft)" },
+        if args.publish {
+            " (published)"
+        } else {
+            " (draft)"
+        },
         created.version.row_count as f64 / secs.max(1e-9)
     );
     Ok(())
@@ -150,11 +168,29 @@ pub async fn import(state: &AppState, args: ImportArgs, bar: Arc<Bar>) -> anyhow
 
 pub async fn admin(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateAgency { slug, name, description, website } => {
-            let a = state.catalog.create_agency(AgencyInput { slug: AgencySlug::parse(&slug)?, name, description, website }).await?;
+        AdminCommand::CreateAgency {
+            slug,
+            name,
+            description,
+            website,
+        } => {
+            let a = state
+                .catalog
+                .create_agency(AgencyInput {
+                    slug: AgencySlug::parse(&slug)?,
+                    name,
+                    description,
+                    website,
+                })
+                .await?;
             println!("created agency {}", a.slug);
         }
-        AdminCommand::CreateUser { username, role, agency, password } => {
+        AdminCommand::CreateUser {
+            username,
+            role,
+            agency,
+            password,
+        } => {
             let input = UserInput {
                 username,
                 password,

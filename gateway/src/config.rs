@@ -62,9 +62,27 @@ impl Settings {
             jwt_ttl_seconds: 3600,
             max_upload_bytes: 1 << 30,
             tiers: BTreeMap::from([
-                ("anonymous", Tier { per_minute: 60, per_day: None }),
-                ("free", Tier { per_minute: 600, per_day: Some(100_000) }),
-                ("partner", Tier { per_minute: 6000, per_day: Some(10_000_000) }),
+                (
+                    "anonymous",
+                    Tier {
+                        per_minute: 60,
+                        per_day: None,
+                    },
+                ),
+                (
+                    "free",
+                    Tier {
+                        per_minute: 600,
+                        per_day: Some(100_000),
+                    },
+                ),
+                (
+                    "partner",
+                    Tier {
+                        per_minute: 6000,
+                        per_day: Some(10_000_000),
+                    },
+                ),
             ]),
             log_json: false,
         };

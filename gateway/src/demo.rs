@@ -12,12 +12,30 @@ use serde::Deserialize;
 const MANIFEST: &str = include_str!("../../catalog/demo/manifest.json");
 
 const FILES: &[(&str, &[u8])] = &[
-    ("laporan-jalan-v1.csv", include_bytes!("../../catalog/demo/laporan-jalan-v1.csv")),
-    ("laporan-jalan-v2.csv", include_bytes!("../../catalog/demo/laporan-jalan-v2.csv")),
-    ("titik-sampah.csv", include_bytes!("../../catalog/demo/titik-sampah.csv")),
-    ("realisasi-apbd-2024.csv", include_bytes!("../../catalog/demo/realisasi-apbd-2024.csv")),
-    ("fasilitas-publik.csv", include_bytes!("../../catalog/demo/fasilitas-publik.csv")),
-    ("kualitas-udara.csv", include_bytes!("../../catalog/demo/kualitas-udara.csv")),
+    (
+        "laporan-jalan-v1.csv",
+        include_bytes!("../../catalog/demo/laporan-jalan-v1.csv"),
+    ),
+    (
+        "laporan-jalan-v2.csv",
+        include_bytes!("../../catalog/demo/laporan-jalan-v2.csv"),
+    ),
+    (
+        "titik-sampah.csv",
+        include_bytes!("../../catalog/demo/titik-sampah.csv"),
+    ),
+    (
+        "realisasi-apbd-2024.csv",
+        include_bytes!("../../catalog/demo/realisasi-apbd-2024.csv"),
+    ),
+    (
+        "fasilitas-publik.csv",
+        include_bytes!("../../catalog/demo/fasilitas-publik.csv"),
+    ),
+    (
+        "kualitas-udara.csv",
+        include_bytes!("../../catalog/demo/kualitas-udara.csv"),
+    ),
 ];
 
 #[derive(Deserialize)]
@@ -61,9 +79,25 @@ pub async fn seed(catalog: &Catalog) -> anyhow::Result<bool> {
                 .ok_or_else(|| anyhow::anyhow!("demo file {} is not bundled", v.file))?;
             let mut file = tempfile::NamedTempFile::new()?;
             file.write_all(bytes)?;
-            let req = IngestRequest { path: file.path().to_owned(), format: UploadFormat::Csv, schema: None, timezone: Default::default() };
-            let created = catalog.create_version(&d.agency, &slug, req, v.changelog, None, Arc::new(NoProgress)).await?;
-            catalog.publish_version(&d.agency, &slug, created.version.version).await?;
+            let req = IngestRequest {
+                path: file.path().to_owned(),
+                format: UploadFormat::Csv,
+                schema: None,
+                timezone: Default::default(),
+            };
+            let created = catalog
+                .create_version(
+                    &d.agency,
+                    &slug,
+                    req,
+                    v.changelog,
+                    None,
+                    Arc::new(NoProgress),
+                )
+                .await?;
+            catalog
+                .publish_version(&d.agency, &slug, created.version.version)
+                .await?;
         }
         tracing::info!(agency = %d.agency, dataset = %slug, "demo dataset loaded");
     }

@@ -25,7 +25,11 @@ struct Problem<'a> {
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self { code, detail: detail.into(), retry_after: None }
+        Self {
+            code,
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -69,7 +73,10 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let body = Problem {
-            kind: format!("https://gerbang.dev/problems/{}", self.code.as_str().replace('_', "-")),
+            kind: format!(
+                "https://gerbang.dev/problems/{}",
+                self.code.as_str().replace('_', "-")
+            ),
             title: self.code.title(),
             status: self.code.status(),
             detail: &self.detail,

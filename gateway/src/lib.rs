@@ -54,9 +54,18 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         catalog::accounts::bootstrap_admin(&db, pw.expose_secret()).await?;
     }
     let secret = secret(&settings);
-    let jwt = Jwt::new(&secret, &settings.jwt_issuer, &settings.jwt_audience, settings.jwt_ttl_seconds);
+    let jwt = Jwt::new(
+        &secret,
+        &settings.jwt_issuer,
+        &settings.jwt_audience,
+        settings.jwt_ttl_seconds,
+    );
     let catalog = Catalog::new(db, CursorKey::derive(&secret));
-    Ok(AppState { catalog, jwt, settings })
+    Ok(AppState {
+        catalog,
+        jwt,
+        settings,
+    })
 }
 
 pub struct Application {

@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use gateway::config::Settings;
 
 #[derive(Parser)]
-#[command(name = "gerbang", version, about = "Gerbang: the open-data API gateway and developer portal")]
+#[command(
+    name = "gerbang",
+    version,
+    about = "Gerbang: the open-data API gateway and developer portal"
+)]
 struct Cli {
     /// A TOML settings file (then GERBANG_* environment variables apply on top).
     #[arg(long, global = true)]

@@ -20,15 +20,25 @@ pub struct Spooled {
 }
 
 fn too_large(limit: u64) -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, format!("the upload is larger than the limit of {limit} bytes"))
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the upload is larger than the limit of {limit} bytes"),
+    )
 }
 
 fn format_of(content_type: &str) -> Option<UploadFormat> {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "text/csv" | "application/csv" => Some(UploadFormat::Csv),
         "application/json" => Some(UploadFormat::Json),
-        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Some(UploadFormat::Ndjson),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => {
+            Some(UploadFormat::Ndjson)
+        }
         _ => None,
     }
 }
@@ -46,7 +56,11 @@ fn guess_from_name(name: &str) -> Option<UploadFormat> {
     }
 }
 
-async fn spool<S, E>(mut body: S, limit: u64, dir: Option<&str>) -> ApiResult<tempfile::NamedTempFile>
+async fn spool<S, E>(
+    mut body: S,
+    limit: u64,
+    dir: Option<&str>,
+) -> ApiResult<tempfile::NamedTempFile>
 where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -58,26 +72,46 @@ where
     .map_err(|e| ApiError::from(catalog::CatalogError::Io(e)))?;
     let mut written: u64 = 0;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the upload was cut off: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("the upload was cut off: {e}")))?;
         written += chunk.len() as u64;
         if written > limit {
             return Err(too_large(limit));
         }
-        file.write_all(&chunk).map_err(|e| ApiError::from(catalog::CatalogError::Io(e)))?;
+        file.write_all(&chunk)
+            .map_err(|e| ApiError::from(catalog::CatalogError::Io(e)))?;
     }
-    file.flush().map_err(|e| ApiError::from(catalog::CatalogError::Io(e)))?;
+    file.flush()
+        .map_err(|e| ApiError::from(catalog::CatalogError::Io(e)))?;
     Ok(file)
 }
 
 /// Reads the request body into a temporary file, with its format and optional schema.
-pub async fn receive(req: &HttpRequest, payload: web::Payload, limit: u64, dir: Option<&str>) -> ApiResult<Spooled> {
-    if let Some(len) = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+pub async fn receive(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: u64,
+    dir: Option<&str>,
+) -> ApiResult<Spooled> {
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
         if len > limit {
             return Err(too_large(limit));
         }
     }
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if content_type.to_ascii_lowercase().starts_with("multipart/form-data") {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
         return receive_multipart(req, payload, limit, dir).await;
     }
     let format = format_of(content_type).ok_or_else(|| {
@@ -87,20 +121,41 @@ pub async fn receive(req: &HttpRequest, payload: web::Payload, limit: u64, dir: 
         )
     })?;
     let file = spool(payload, limit, dir).await?;
-    Ok(Spooled { file, format, schema: None })
+    Ok(Spooled {
+        file,
+        format,
+        schema: None,
+    })
 }
 
-async fn receive_multipart(req: &HttpRequest, payload: web::Payload, limit: u64, dir: Option<&str>) -> ApiResult<Spooled> {
+async fn receive_multipart(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: u64,
+    dir: Option<&str>,
+) -> ApiResult<Spooled> {
     let mut parts = Multipart::new(req.headers(), payload);
     let mut data: Option<(tempfile::NamedTempFile, UploadFormat)> = None;
     let mut schema = None;
     while let Some(part) = parts.next().await {
-        let mut part = part.map_err(|e| ApiError::bad_request(format!("the multipart body is not valid: {e}")))?;
-        let name = part.content_disposition().and_then(|d| d.get_name()).unwrap_or("").to_owned();
+        let mut part = part
+            .map_err(|e| ApiError::bad_request(format!("the multipart body is not valid: {e}")))?;
+        let name = part
+            .content_disposition()
+            .and_then(|d| d.get_name())
+            .unwrap_or("")
+            .to_owned();
         match name.as_str() {
             "file" => {
-                let declared = part.content_type().map(|m| m.essence_str().to_owned()).unwrap_or_default();
-                let filename = part.content_disposition().and_then(|d| d.get_filename()).unwrap_or("").to_owned();
+                let declared = part
+                    .content_type()
+                    .map(|m| m.essence_str().to_owned())
+                    .unwrap_or_default();
+                let filename = part
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .unwrap_or("")
+                    .to_owned();
                 let format = format_of(&declared).or_else(|| guess_from_name(&filename)).ok_or_else(|| {
                     ApiError::new(ErrorCode::UnsupportedMediaType, "the 'file' part must be CSV, JSON or NDJSON (by its Content-Type or file name)")
                 })?;
@@ -110,10 +165,15 @@ async fn receive_multipart(req: &HttpRequest, payload: web::Payload, limit: u64,
             "schema" => {
                 let mut buf = Vec::new();
                 while let Some(chunk) = part.next().await {
-                    let chunk = chunk.map_err(|e| ApiError::bad_request(format!("the schema part was cut off: {e}")))?;
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::bad_request(format!("the schema part was cut off: {e}"))
+                    })?;
                     buf.extend_from_slice(&chunk);
                     if buf.len() > 1 << 20 {
-                        return Err(ApiError::new(ErrorCode::PayloadTooLarge, "the schema part is larger than 1 MiB"));
+                        return Err(ApiError::new(
+                            ErrorCode::PayloadTooLarge,
+                            "the schema part is larger than 1 MiB",
+                        ));
                     }
                 }
                 schema = Some(TableSchema::from_table_schema_json(&buf)?);
@@ -121,11 +181,18 @@ async fn receive_multipart(req: &HttpRequest, payload: web::Payload, limit: u64,
             _ => {
                 // Unknown parts are drained and ignored.
                 while let Some(chunk) = part.next().await {
-                    chunk.map_err(|e| ApiError::bad_request(format!("the multipart body is not valid: {e}")))?;
+                    chunk.map_err(|e| {
+                        ApiError::bad_request(format!("the multipart body is not valid: {e}"))
+                    })?;
                 }
             }
         }
     }
-    let (file, format) = data.ok_or_else(|| ApiError::bad_request("the multipart body has no 'file' part"))?;
-    Ok(Spooled { file, format, schema })
+    let (file, format) =
+        data.ok_or_else(|| ApiError::bad_request("the multipart body has no 'file' part"))?;
+    Ok(Spooled {
+        file,
+        format,
+        schema,
+    })
 }

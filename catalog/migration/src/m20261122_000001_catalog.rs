@@ -75,12 +75,32 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Agencies::Table)
-                    .col(ColumnDef::new(Agencies::Id).big_integer().not_null().auto_increment().primary_key())
-                    .col(ColumnDef::new(Agencies::Slug).string_len(64).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Agencies::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Agencies::Slug)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Agencies::Name).string().not_null())
-                    .col(ColumnDef::new(Agencies::Description).text().not_null().default(""))
+                    .col(
+                        ColumnDef::new(Agencies::Description)
+                            .text()
+                            .not_null()
+                            .default(""),
+                    )
                     .col(ColumnDef::new(Agencies::Website).string().null())
-                    .col(ColumnDef::new(Agencies::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Agencies::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -88,12 +108,27 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Users::Table)
-                    .col(ColumnDef::new(Users::Id).big_integer().not_null().auto_increment().primary_key())
-                    .col(ColumnDef::new(Users::Username).string_len(64).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Users::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Users::Username)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Users::PasswordHash).string().not_null())
                     .col(ColumnDef::new(Users::Role).string_len(16).not_null())
                     .col(ColumnDef::new(Users::AgencyId).big_integer().null())
-                    .col(ColumnDef::new(Users::CreatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Users::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(Users::Table, Users::AgencyId)
@@ -107,23 +142,51 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Datasets::Table)
-                    .col(ColumnDef::new(Datasets::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(
+                        ColumnDef::new(Datasets::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Datasets::AgencyId).big_integer().not_null())
                     .col(ColumnDef::new(Datasets::Slug).string_len(64).not_null())
                     .col(ColumnDef::new(Datasets::Title).string().not_null())
-                    .col(ColumnDef::new(Datasets::Description).text().not_null().default(""))
+                    .col(
+                        ColumnDef::new(Datasets::Description)
+                            .text()
+                            .not_null()
+                            .default(""),
+                    )
                     .col(ColumnDef::new(Datasets::Theme).string_len(16).not_null())
-                    .col(ColumnDef::new(Datasets::Tags).text().not_null().default("[]"))
+                    .col(
+                        ColumnDef::new(Datasets::Tags)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
                     .col(ColumnDef::new(Datasets::License).string_len(64).not_null())
-                    .col(ColumnDef::new(Datasets::Frequency).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(Datasets::Frequency)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Datasets::ContactName).string().null())
                     .col(ColumnDef::new(Datasets::ContactEmail).string().null())
                     .col(ColumnDef::new(Datasets::Spatial).string().null())
                     .col(ColumnDef::new(Datasets::Temporal).string().null())
                     .col(ColumnDef::new(Datasets::Timezone).string_len(64).not_null())
                     .col(ColumnDef::new(Datasets::Access).string_len(16).not_null())
-                    .col(ColumnDef::new(Datasets::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Datasets::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Datasets::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Datasets::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(Datasets::Table, Datasets::AgencyId)
@@ -148,7 +211,13 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Versions::Table)
-                    .col(ColumnDef::new(Versions::Id).big_integer().not_null().auto_increment().primary_key())
+                    .col(
+                        ColumnDef::new(Versions::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Versions::DatasetId).big_integer().not_null())
                     .col(ColumnDef::new(Versions::Number).integer().not_null())
                     .col(ColumnDef::new(Versions::Status).string_len(16).not_null())
@@ -157,12 +226,36 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Versions::Sha256).string_len(64).not_null())
                     .col(ColumnDef::new(Versions::Schema).text().not_null())
                     .col(ColumnDef::new(Versions::Changelog).text().null())
-                    .col(ColumnDef::new(Versions::TableName).string_len(64).not_null())
-                    .col(ColumnDef::new(Versions::IdempotencyKey).string_len(255).null())
-                    .col(ColumnDef::new(Versions::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Versions::PublishedAt).timestamp_with_time_zone().null())
-                    .col(ColumnDef::new(Versions::DeprecatedAt).timestamp_with_time_zone().null())
-                    .col(ColumnDef::new(Versions::Sunset).timestamp_with_time_zone().null())
+                    .col(
+                        ColumnDef::new(Versions::TableName)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Versions::IdempotencyKey)
+                            .string_len(255)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(Versions::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Versions::PublishedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(Versions::DeprecatedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(Versions::Sunset)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(Versions::Table, Versions::DatasetId)
@@ -203,7 +296,9 @@ impl MigrationTrait for Migration {
             Users::Table.into_iden(),
             Agencies::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

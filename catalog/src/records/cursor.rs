@@ -84,12 +84,19 @@ mod tests {
     #[test]
     fn round_trip_and_tamper() {
         let key = CursorKey::derive(b"s");
-        let p = CursorPayload { v: 7, h: "ab".into(), k: vec![serde_json::json!(42)] };
+        let p = CursorPayload {
+            v: 7,
+            h: "ab".into(),
+            k: vec![serde_json::json!(42)],
+        };
         let c = encode(&key, &p);
         assert_eq!(decode(&key, &c, 7, "ab").unwrap(), p);
         assert!(decode(&key, &c, 8, "ab").is_err(), "foreign version");
         assert!(decode(&key, &c, 7, "cd").is_err(), "foreign query");
-        assert!(decode(&CursorKey::derive(b"other"), &c, 7, "ab").is_err(), "other key");
+        assert!(
+            decode(&CursorKey::derive(b"other"), &c, 7, "ab").is_err(),
+            "other key"
+        );
         let mut forged = c.clone();
         forged.replace_range(0..1, if c.starts_with('e') { "f" } else { "e" });
         assert!(decode(&key, &forged, 7, "ab").is_err());

@@ -20,7 +20,12 @@ pub struct Columns {
 
 impl Columns {
     pub fn new(schema: &TableSchema, output: &[usize]) -> Self {
-        Self { names: output.iter().map(|i| schema.fields[*i].name.clone()).collect() }
+        Self {
+            names: output
+                .iter()
+                .map(|i| schema.fields[*i].name.clone())
+                .collect(),
+        }
     }
 }
 
@@ -94,7 +99,10 @@ impl CsvEncoder {
 }
 
 fn write_csv_text(buf: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) || s.starts_with(' ') || s.ends_with(' ') {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        || s.starts_with(' ')
+        || s.ends_with(' ')
+    {
         buf.push(b'"');
         for b in s.bytes() {
             if b == b'"' {
@@ -154,7 +162,10 @@ pub fn geo_columns(schema: &TableSchema, output: &[usize]) -> Option<(usize, usi
                 && names.contains(&f.name.to_lowercase().as_str())
         })
     };
-    Some((find(&["latitude", "lat"])?, find(&["longitude", "lon", "lng"])?))
+    Some((
+        find(&["latitude", "lat"])?,
+        find(&["longitude", "lon", "lng"])?,
+    ))
 }
 
 pub struct GeojsonEncoder {
@@ -166,7 +177,12 @@ pub struct GeojsonEncoder {
 
 impl GeojsonEncoder {
     pub fn new(cols: Columns, (lat, lon): (usize, usize)) -> Self {
-        Self { cols, lat, lon, first: true }
+        Self {
+            cols,
+            lat,
+            lon,
+            first: true,
+        }
     }
 }
 
@@ -188,8 +204,15 @@ impl RowEncoder for GeojsonEncoder {
             buf.push(b',');
         }
         self.first = false;
-        let _ = write!(buf, "{{\"type\":\"Feature\",\"id\":{},\"geometry\":", row.id);
-        match (coordinate(&row.cells[self.lon]), coordinate(&row.cells[self.lat])) {
+        let _ = write!(
+            buf,
+            "{{\"type\":\"Feature\",\"id\":{},\"geometry\":",
+            row.id
+        );
+        match (
+            coordinate(&row.cells[self.lon]),
+            coordinate(&row.cells[self.lat]),
+        ) {
             (Some(lon), Some(lat)) => {
                 let _ = write!(buf, "{{\"type\":\"Point\",\"coordinates\":[{lon},{lat}]}}");
             }

@@ -83,13 +83,28 @@ impl RowSink for ScanSink {
 }
 
 fn scan(req: &IngestRequest) -> Result<Scan> {
-    let mut sink = ScanSink { tz: req.timezone, inference: vec![], headers: vec![], rows: 0 };
+    let mut sink = ScanSink {
+        tz: req.timezone,
+        inference: vec![],
+        headers: vec![],
+        rows: 0,
+    };
     let (sha256, bytes) = read_rows(&req.path, req.format, &mut sink)?;
-    Ok(Scan { headers: sink.headers, inference: sink.inference, rows: sink.rows, sha256, bytes })
+    Ok(Scan {
+        headers: sink.headers,
+        inference: sink.inference,
+        rows: sink.rows,
+        sha256,
+        bytes,
+    })
 }
 
 /// The version's schema and, per field, the header position it is read from.
-fn resolve_schema(req: &IngestRequest, scan: &Scan, warnings: &mut Vec<String>) -> Result<(TableSchema, Vec<usize>)> {
+fn resolve_schema(
+    req: &IngestRequest,
+    scan: &Scan,
+    warnings: &mut Vec<String>,
+) -> Result<(TableSchema, Vec<usize>)> {
     validate_names(scan.headers.iter().map(String::as_str))?;
     let Some(given) = &req.schema else {
         let fields = scan
@@ -100,11 +115,22 @@ fn resolve_schema(req: &IngestRequest, scan: &Scan, warnings: &mut Vec<String>) 
                 if inf.max_len == 0 {
                     warnings.push(format!("column '{name}' has no values; typed as string"));
                 }
-                Field { name: name.clone(), field_type: inf.field_type(), description: None, nullable: inf.nulls }
+                Field {
+                    name: name.clone(),
+                    field_type: inf.field_type(),
+                    description: None,
+                    nullable: inf.nulls,
+                }
             })
             .collect();
         let positions = (0..scan.headers.len()).collect();
-        return Ok((TableSchema { fields, primary_key: vec![] }, positions));
+        return Ok((
+            TableSchema {
+                fields,
+                primary_key: vec![],
+            },
+            positions,
+        ));
     };
     for h in &scan.headers {
         if given.field_index(h).is_none() {
@@ -116,9 +142,16 @@ fn resolve_schema(req: &IngestRequest, scan: &Scan, warnings: &mut Vec<String>) 
     let mut schema = given.clone();
     let mut positions = Vec::with_capacity(schema.fields.len());
     for f in &mut schema.fields {
-        let pos = scan.headers.iter().position(|h| *h == f.name).ok_or_else(|| {
-            CatalogError::bad_request(format!("line 1: schema field '{}' is missing from the file", f.name))
-        })?;
+        let pos = scan
+            .headers
+            .iter()
+            .position(|h| *h == f.name)
+            .ok_or_else(|| {
+                CatalogError::bad_request(format!(
+                    "line 1: schema field '{}' is missing from the file",
+                    f.name
+                ))
+            })?;
         f.nullable = scan.inference[pos].nulls;
         positions.push(pos);
     }
@@ -168,7 +201,11 @@ impl RowSink for ParseSink {
 
 /// Loads the file at `req.path` into a new record table. Nothing remains if it fails.
 #[tracing::instrument(skip_all, fields(path = %req.path.display()))]
-pub async fn ingest(db: &DatabaseConnection, req: IngestRequest, progress: Arc<dyn Progress>) -> Result<Ingested> {
+pub async fn ingest(
+    db: &DatabaseConnection,
+    req: IngestRequest,
+    progress: Arc<dyn Progress>,
+) -> Result<Ingested> {
     let req = Arc::new(req);
     progress.phase("scanning", 0);
     let scan = {
@@ -180,14 +217,22 @@ pub async fn ingest(db: &DatabaseConnection, req: IngestRequest, progress: Arc<d
     let mut warnings = vec![];
     let (schema, positions) = resolve_schema(&req, &scan, &mut warnings)?;
     let layout = Layout::new(Layout::fresh_table_name(), schema.clone());
-    let max_len: Vec<usize> = positions.iter().map(|p| scan.inference[*p].max_len).collect();
+    let max_len: Vec<usize> = positions
+        .iter()
+        .map(|p| scan.inference[*p].max_len)
+        .collect();
 
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let producer = {
         let req = req.clone();
         tokio::task::spawn_blocking(move || {
-            let mut sink =
-                ParseSink { schema, positions, tz: req.timezone, batch: Vec::with_capacity(BATCH_ROWS), tx };
+            let mut sink = ParseSink {
+                schema,
+                positions,
+                tz: req.timezone,
+                batch: Vec::with_capacity(BATCH_ROWS),
+                tx,
+            };
             read_rows(&req.path, req.format, &mut sink)?;
             sink.flush()
         })
@@ -198,7 +243,9 @@ pub async fn ingest(db: &DatabaseConnection, req: IngestRequest, progress: Arc<d
         DatabaseBackend::Postgres => load_postgres(db, &layout, &max_len, rx, &*progress).await,
         _ => load_sqlite(db, &layout, &max_len, rx, &*progress).await,
     };
-    let produced = producer.await.map_err(|e| CatalogError::Internal(e.to_string()))?;
+    let produced = producer
+        .await
+        .map_err(|e| CatalogError::Internal(e.to_string()))?;
     let rows = match (loaded, produced) {
         // The loader failed first; the producer only saw the channel close.
         (Err(e), _) => return Err(e),
@@ -210,7 +257,13 @@ pub async fn ingest(db: &DatabaseConnection, req: IngestRequest, progress: Arc<d
         (Ok(rows), Ok(())) => rows,
     };
     debug_assert_eq!(rows, scan.rows);
-    Ok(Ingested { layout, row_count: rows, sha256: scan.sha256, byte_size: scan.bytes, warnings })
+    Ok(Ingested {
+        layout,
+        row_count: rows,
+        sha256: scan.sha256,
+        byte_size: scan.bytes,
+        warnings,
+    })
 }
 
 /// Removes a record table (after a failure, or when its version is gone).
@@ -236,7 +289,9 @@ fn cell_values(cell: Cell, ty: FieldType, out: &mut Vec<Value>) {
         (Cell::Num(f), _) => out.push(Value::Double(Some(f))),
         (Cell::Bool(b), _) => out.push(Value::Bool(Some(b))),
         (Cell::Str(s), _) => out.push(Value::String(Some(Box::new(s)))),
-        (Cell::Date(d), _) => out.push(Value::String(Some(Box::new(d.format("%Y-%m-%d").to_string())))),
+        (Cell::Date(d), _) => out.push(Value::String(Some(Box::new(
+            d.format("%Y-%m-%d").to_string(),
+        )))),
         (Cell::DateTime(dt), _) => {
             out.push(Value::BigInt(Some(dt.timestamp_micros())));
             out.push(Value::Int(Some(dt.offset().local_minus_utc())));
@@ -253,7 +308,8 @@ async fn load_sqlite(
 ) -> Result<u64> {
     let backend = DatabaseBackend::Sqlite;
     let txn = db.begin().await?;
-    txn.execute(backend.build(&layout.create_table(backend))).await?;
+    txn.execute(backend.build(&layout.create_table(backend)))
+        .await?;
     let mut cols = vec!["\"_id\"".to_owned()];
     cols.extend(layout.physical_columns().iter().map(|c| format!("\"{c}\"")));
     let width = cols.len();
@@ -284,21 +340,31 @@ async fn load_sqlite(
                 }
                 count += 1;
             }
-            let sql = if count == per_stmt { full_sql.clone() } else { insert_sql(count) };
-            txn.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
+            let sql = if count == per_stmt {
+                full_sql.clone()
+            } else {
+                insert_sql(count)
+            };
+            txn.execute(Statement::from_sql_and_values(backend, sql, values))
+                .await?;
         }
         progress.advance(n);
     }
     progress.phase("indexing", 0);
     for idx in layout.indexes(max_len) {
-        txn.execute_unprepared(&idx.to_string(SqliteQueryBuilder)).await?;
+        txn.execute_unprepared(&idx.to_string(SqliteQueryBuilder))
+            .await?;
     }
     for sql in layout.fts_statements(backend) {
         txn.execute_unprepared(&sql).await?;
     }
     txn.commit().await?;
     // Statistics help SQLite choose between the per-column indexes; bounded work.
-    db.execute_unprepared(&format!("PRAGMA analysis_limit=1000; ANALYZE \"{}\"", layout.table)).await?;
+    db.execute_unprepared(&format!(
+        "PRAGMA analysis_limit=1000; ANALYZE \"{}\"",
+        layout.table
+    ))
+    .await?;
     Ok((next_id - 1) as u64)
 }
 
@@ -328,7 +394,12 @@ fn copy_cell(buf: &mut Vec<u8>, cell: &Cell) {
             let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
         }
         Cell::DateTime(dt) => {
-            let _ = write!(buf, "{},{}", dt.timestamp_micros(), dt.offset().local_minus_utc());
+            let _ = write!(
+                buf,
+                "{},{}",
+                dt.timestamp_micros(),
+                dt.offset().local_minus_utc()
+            );
         }
     }
 }
@@ -342,11 +413,17 @@ async fn load_postgres(
 ) -> Result<u64> {
     let pool = db.get_postgres_connection_pool();
     let mut tx = pool.begin().await?;
-    let create = layout.create_table(DatabaseBackend::Postgres).to_string(PostgresQueryBuilder);
+    let create = layout
+        .create_table(DatabaseBackend::Postgres)
+        .to_string(PostgresQueryBuilder);
     sqlx::raw_sql(&create).execute(&mut *tx).await?;
     let mut cols = vec!["\"_id\"".to_owned()];
     cols.extend(layout.physical_columns().iter().map(|c| format!("\"{c}\"")));
-    let copy_sql = format!("COPY \"{}\" ({}) FROM STDIN (FORMAT csv)", layout.table, cols.join(","));
+    let copy_sql = format!(
+        "COPY \"{}\" ({}) FROM STDIN (FORMAT csv)",
+        layout.table,
+        cols.join(",")
+    );
     let mut copy = tx.copy_in_raw(&copy_sql).await?;
     let mut next_id: i64 = 1;
     let mut buf = Vec::with_capacity(1 << 20);
@@ -381,12 +458,16 @@ async fn load_postgres(
     copy.finish().await?;
     progress.phase("indexing", 0);
     for idx in layout.indexes(max_len) {
-        sqlx::raw_sql(&idx.to_string(PostgresQueryBuilder)).execute(&mut *tx).await?;
+        sqlx::raw_sql(&idx.to_string(PostgresQueryBuilder))
+            .execute(&mut *tx)
+            .await?;
     }
     for sql in layout.fts_statements(DatabaseBackend::Postgres) {
         sqlx::raw_sql(&sql).execute(&mut *tx).await?;
     }
-    sqlx::raw_sql(&format!("ANALYZE \"{}\"", layout.table)).execute(&mut *tx).await?;
+    sqlx::raw_sql(&format!("ANALYZE \"{}\"", layout.table))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok((next_id - 1) as u64)
 }

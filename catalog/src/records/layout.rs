@@ -69,7 +69,12 @@ impl Layout {
             DatabaseBackend::Sqlite => "INTEGER",
             _ => "BIGINT",
         };
-        t.col(ColumnDef::new(Alias::new("_id")).custom(Alias::new(id_type)).not_null().primary_key());
+        t.col(
+            ColumnDef::new(Alias::new("_id"))
+                .custom(Alias::new(id_type))
+                .not_null()
+                .primary_key(),
+        );
         for (i, f) in self.schema.fields.iter().enumerate() {
             let mut c = ColumnDef::new(Alias::new(Self::col(i)));
             match f.field_type {
@@ -93,7 +98,9 @@ impl Layout {
             t.col(
                 ColumnDef::new(Alias::new("_fts"))
                     .custom(Alias::new("tsvector"))
-                    .extra(format!("GENERATED ALWAYS AS (to_tsvector('simple', {doc})) STORED")),
+                    .extra(format!(
+                        "GENERATED ALWAYS AS (to_tsvector('simple', {doc})) STORED"
+                    )),
             );
         }
         t.to_owned()
@@ -106,7 +113,8 @@ impl Layout {
             .iter()
             .enumerate()
             .filter(|(i, f)| {
-                f.field_type != FieldType::String || max_len.get(*i).copied().unwrap_or(0) <= MAX_INDEXED_TEXT
+                f.field_type != FieldType::String
+                    || max_len.get(*i).copied().unwrap_or(0) <= MAX_INDEXED_TEXT
             })
             .map(|(i, _)| {
                 Index::create()
@@ -127,7 +135,11 @@ impl Layout {
         }
         match backend {
             DatabaseBackend::Sqlite => {
-                let cols = text.iter().map(|i| Self::col(*i)).collect::<Vec<_>>().join(", ");
+                let cols = text
+                    .iter()
+                    .map(|i| Self::col(*i))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let fts = self.fts_table();
                 vec![
                     format!(

@@ -102,7 +102,12 @@ pub struct RecordQuery {
 impl RecordQuery {
     /// A canonical text of what decides the rows and their order (the cursor is bound to it).
     pub fn fingerprint(&self) -> String {
-        let mut filters: Vec<String> = self.selection.filters.iter().map(|f| format!("{f:?}")).collect();
+        let mut filters: Vec<String> = self
+            .selection
+            .filters
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect();
         filters.sort();
         format!("{filters:?}|{:?}|{:?}", self.selection.q, self.order)
     }
@@ -194,7 +199,8 @@ fn parse_list(raw: &str) -> Option<Vec<String>> {
 
 fn parse_filter(schema: &TableSchema, name: &str, raw: &str, tz: TimeZone) -> Result<Filter> {
     let col = column(schema, name)?;
-    let invalid = |why: String| CatalogError::InvalidFilter(format!("filter '{name}={raw}': {why}"));
+    let invalid =
+        |why: String| CatalogError::InvalidFilter(format!("filter '{name}={raw}': {why}"));
     let (op, rest) = raw
         .split_once('.')
         .ok_or_else(|| invalid("expected {op}.{value}, e.g. eq.5 or in.(a,b)".into()))?;
@@ -223,9 +229,12 @@ fn parse_filter(schema: &TableSchema, name: &str, raw: &str, tz: TimeZone) -> Re
     let values = match op {
         Op::IsNull | Op::IsNotNull => vec![],
         Op::In => {
-            let items = parse_list(rest).ok_or_else(|| invalid("'in' takes a list: in.(a,b,c)".into()))?;
+            let items =
+                parse_list(rest).ok_or_else(|| invalid("'in' takes a list: in.(a,b,c)".into()))?;
             if items.len() > MAX_IN_VALUES {
-                return Err(invalid(format!("'in' takes at most {MAX_IN_VALUES} values")));
+                return Err(invalid(format!(
+                    "'in' takes at most {MAX_IN_VALUES} values"
+                )));
             }
             items
                 .iter()
@@ -259,7 +268,9 @@ fn parse_q(raw: &str) -> Result<Vec<String>> {
         return Err(CatalogError::bad_request("q needs at least one word"));
     }
     if terms.len() > MAX_Q_TERMS {
-        return Err(CatalogError::bad_request(format!("q takes at most {MAX_Q_TERMS} words")));
+        return Err(CatalogError::bad_request(format!(
+            "q takes at most {MAX_Q_TERMS} words"
+        )));
     }
     Ok(terms)
 }
@@ -274,7 +285,11 @@ fn parse_u32(name: &str, raw: &str) -> Result<u32> {
 }
 
 /// Parses the records endpoint's parameters. `api_key` is the gateway's and is skipped here.
-pub fn parse_records(schema: &TableSchema, tz: TimeZone, params: &[(String, String)]) -> Result<RecordQuery> {
+pub fn parse_records(
+    schema: &TableSchema,
+    tz: TimeZone,
+    params: &[(String, String)],
+) -> Result<RecordQuery> {
     let mut query = RecordQuery {
         selection: Selection::default(),
         select: None,
@@ -354,25 +369,41 @@ pub fn parse_records(schema: &TableSchema, tz: TimeZone, params: &[(String, Stri
                 query.count = true;
             }
             "format" => query.format = Some(RecordFormat::parse(v)?),
-            name => query.selection.filters.push(parse_filter(schema, name, v, tz)?),
+            name => query
+                .selection
+                .filters
+                .push(parse_filter(schema, name, v, tz)?),
         }
     }
     if query.cursor.is_some() && query.offset > 0 {
-        return Err(CatalogError::bad_request("use either cursor or offset, not both"));
+        return Err(CatalogError::bad_request(
+            "use either cursor or offset, not both",
+        ));
     }
     let last_dir = query.order.last().map_or(Dir::Asc, |t| t.dir);
     if query.order.iter().all(|t| t.col != ColRef::Id) {
-        query.order.push(OrderTerm { col: ColRef::Id, dir: last_dir });
+        query.order.push(OrderTerm {
+            col: ColRef::Id,
+            dir: last_dir,
+        });
     } else {
         // Terms after `_id` cannot change a total order.
-        let at = query.order.iter().position(|t| t.col == ColRef::Id).unwrap_or(0);
+        let at = query
+            .order
+            .iter()
+            .position(|t| t.col == ColRef::Id)
+            .unwrap_or(0);
         query.order.truncate(at + 1);
     }
     Ok(query)
 }
 
 /// Parses the aggregate endpoint's parameters.
-pub fn parse_aggregate(schema: &TableSchema, tz: TimeZone, params: &[(String, String)]) -> Result<AggregateQuery> {
+pub fn parse_aggregate(
+    schema: &TableSchema,
+    tz: TimeZone,
+    params: &[(String, String)],
+) -> Result<AggregateQuery> {
     let mut selection = Selection::default();
     let mut group_by = vec![];
     let mut metrics = vec![];
@@ -395,26 +426,42 @@ pub fn parse_aggregate(schema: &TableSchema, tz: TimeZone, params: &[(String, St
                 }
             }
             "limit" | "offset" | "order" | "select" | "cursor" | "count" | "format" => {
-                return Err(CatalogError::bad_request(format!("'{k}' does not apply to aggregate")))
+                return Err(CatalogError::bad_request(format!(
+                    "'{k}' does not apply to aggregate"
+                )))
             }
             name => selection.filters.push(parse_filter(schema, name, v, tz)?),
         }
     }
     if group_by.len() > 8 {
-        return Err(CatalogError::bad_request("group_by takes at most 8 columns"));
+        return Err(CatalogError::bad_request(
+            "group_by takes at most 8 columns",
+        ));
     }
     if metrics.is_empty() {
-        metrics.push(Metric { func: MetricFn::Count, field: None });
+        metrics.push(Metric {
+            func: MetricFn::Count,
+            field: None,
+        });
     }
     if metrics.len() > 32 {
-        return Err(CatalogError::bad_request("metrics takes at most 32 entries"));
+        return Err(CatalogError::bad_request(
+            "metrics takes at most 32 entries",
+        ));
     }
-    Ok(AggregateQuery { selection, group_by, metrics })
+    Ok(AggregateQuery {
+        selection,
+        group_by,
+        metrics,
+    })
 }
 
 fn parse_metric(schema: &TableSchema, raw: &str) -> Result<Metric> {
     if raw == "count" {
-        return Ok(Metric { func: MetricFn::Count, field: None });
+        return Ok(Metric {
+            func: MetricFn::Count,
+            field: None,
+        });
     }
     let (func, name) = raw.split_once(':').ok_or_else(|| {
         CatalogError::bad_request(format!(
@@ -427,16 +474,30 @@ fn parse_metric(schema: &TableSchema, raw: &str) -> Result<Metric> {
         "sum" => MetricFn::Sum,
         "min" => MetricFn::Min,
         "max" => MetricFn::Max,
-        _ => return Err(CatalogError::bad_request(format!("unknown metric function '{}'", func.chars().take(20).collect::<String>()))),
+        _ => {
+            return Err(CatalogError::bad_request(format!(
+                "unknown metric function '{}'",
+                func.chars().take(20).collect::<String>()
+            )))
+        }
     };
     let ColRef::Field(i) = column(schema, name)? else {
-        return Err(CatalogError::bad_request("metrics over _id are not offered"));
+        return Err(CatalogError::bad_request(
+            "metrics over _id are not offered",
+        ));
     };
     let ty = schema.fields[i].field_type;
-    if matches!(func, MetricFn::Avg | MetricFn::Sum) && !matches!(ty, FieldType::Integer | FieldType::Number) {
-        return Err(CatalogError::bad_request(format!("{raw}: avg and sum need a numeric column")));
+    if matches!(func, MetricFn::Avg | MetricFn::Sum)
+        && !matches!(ty, FieldType::Integer | FieldType::Number)
+    {
+        return Err(CatalogError::bad_request(format!(
+            "{raw}: avg and sum need a numeric column"
+        )));
     }
-    Ok(Metric { func, field: Some(i) })
+    Ok(Metric {
+        func,
+        field: Some(i),
+    })
 }
 
 impl Metric {

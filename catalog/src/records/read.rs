@@ -14,7 +14,9 @@ use sea_query::{
 
 use super::cursor::{self, CursorKey, CursorPayload};
 use super::layout::Layout;
-use super::query::{col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection};
+use super::query::{
+    col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection,
+};
 use crate::domain::TimeZone;
 use crate::error::{CatalogError, Result};
 use crate::schema::{Cell, FieldType, TableSchema};
@@ -52,7 +54,10 @@ pub struct Fetch {
 
 impl Fetch {
     fn new(table: &VersionTable, query: &RecordQuery) -> Self {
-        let mut fields = query.select.clone().unwrap_or_else(|| (0..table.schema().fields.len()).collect());
+        let mut fields = query
+            .select
+            .clone()
+            .unwrap_or_else(|| (0..table.schema().fields.len()).collect());
         let output = fields.len();
         for t in &query.order {
             if let ColRef::Field(i) = t.col {
@@ -127,24 +132,32 @@ fn filter_expr(backend: DatabaseBackend, f: &Filter) -> SimpleExpr {
         Op::IsNull => c.is_null(),
         Op::IsNotNull => c.is_not_null(),
         Op::Contains => {
-            let Cell::Str(text) = &f.values[0] else { unreachable!("contains holds text") };
-            let like = LikeExpr::new(like_pattern(text)).escape('\\');
+            let Cell::Str(text) = &f.values[0] else {
+                unreachable!("contains holds text")
+            };
             match backend {
-                DatabaseBackend::Postgres => c.ilike(like),
-                _ => c.like(like),
+                // Backslash is Postgres' default LIKE escape; SQLite has none unless told.
+                DatabaseBackend::Postgres => c.ilike(LikeExpr::new(like_pattern(text))),
+                _ => c.like(LikeExpr::new(like_pattern(text)).escape('\\')),
             }
         }
     }
 }
 
-fn selection_condition(backend: DatabaseBackend, table: &VersionTable, sel: &Selection) -> Result<Condition> {
+fn selection_condition(
+    backend: DatabaseBackend,
+    table: &VersionTable,
+    sel: &Selection,
+) -> Result<Condition> {
     let mut cond = Condition::all();
     for f in &sel.filters {
         cond = cond.add(filter_expr(backend, f));
     }
     if !sel.q.is_empty() {
         if table.layout.text_fields().is_empty() {
-            return Err(CatalogError::bad_request("q: this version has no text columns to search"));
+            return Err(CatalogError::bad_request(
+                "q: this version has no text columns to search",
+            ));
         }
         match backend {
             DatabaseBackend::Postgres => {
@@ -156,7 +169,12 @@ fn selection_condition(backend: DatabaseBackend, table: &VersionTable, sel: &Sel
             }
             _ => {
                 let fts = table.layout.fts_table();
-                let matcher = sel.q.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(" ");
+                let matcher = sel
+                    .q
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 let sub = Query::select()
                     .expr(Expr::cust("rowid"))
                     .from(Alias::new(&fts))
@@ -187,7 +205,10 @@ fn keyset_condition(schema: &TableSchema, query: &RecordQuery, key: &[Option<Val
         && terms.iter().all(|t| !is_nullable(schema, t.col));
     if uniform {
         let cols = Expr::tuple(terms.iter().map(|t| SimpleExpr::from(col_expr(t.col))));
-        let vals = Expr::tuple(key.iter().map(|v| SimpleExpr::Value(v.clone().expect("checked"))));
+        let vals = Expr::tuple(
+            key.iter()
+                .map(|v| SimpleExpr::Value(v.clone().expect("checked"))),
+        );
         return Condition::all().add(match terms[0].dir {
             Dir::Asc => cols.gt(vals),
             Dir::Desc => cols.lt(vals),
@@ -204,9 +225,12 @@ fn keyset_condition(schema: &TableSchema, query: &RecordQuery, key: &[Option<Val
         }
         let c = col_expr(term.col);
         let after: Option<SimpleExpr> = match (term.dir, &key[k]) {
-            (Dir::Asc, Some(v)) if is_nullable(schema, term.col) => {
-                Some(Condition::any().add(c.clone().gt(v.clone())).add(c.is_null()).into())
-            }
+            (Dir::Asc, Some(v)) if is_nullable(schema, term.col) => Some(
+                Condition::any()
+                    .add(c.clone().gt(v.clone()))
+                    .add(c.is_null())
+                    .into(),
+            ),
             (Dir::Asc, Some(v)) => Some(c.gt(v.clone())),
             (Dir::Asc, None) => None,
             (Dir::Desc, Some(v)) => Some(c.lt(v.clone())),
@@ -230,12 +254,17 @@ fn cursor_value(ty: FieldType, v: &serde_json::Value) -> Result<Option<Value>> {
     if v.is_null() {
         return Ok(None);
     }
-    let bad = || CatalogError::bad_request("the cursor is not valid: use next_cursor exactly as given");
+    let bad =
+        || CatalogError::bad_request("the cursor is not valid: use next_cursor exactly as given");
     Ok(Some(match ty {
-        FieldType::Integer | FieldType::Datetime => Value::BigInt(Some(v.as_i64().ok_or_else(bad)?)),
+        FieldType::Integer | FieldType::Datetime => {
+            Value::BigInt(Some(v.as_i64().ok_or_else(bad)?))
+        }
         FieldType::Number => Value::Double(Some(v.as_f64().ok_or_else(bad)?)),
         FieldType::Boolean => Value::Bool(Some(v.as_bool().ok_or_else(bad)?)),
-        FieldType::String | FieldType::Date => Value::String(Some(Box::new(v.as_str().ok_or_else(bad)?.to_owned()))),
+        FieldType::String | FieldType::Date => {
+            Value::String(Some(Box::new(v.as_str().ok_or_else(bad)?.to_owned())))
+        }
     }))
 }
 
@@ -260,7 +289,11 @@ fn apply_order(stmt: &mut SelectStatement, schema: &TableSchema, query: &RecordQ
             ColRef::Field(i) => Alias::new(Layout::col(i)),
         };
         if is_nullable(schema, t.col) {
-            let nulls = if t.dir == Dir::Asc { NullOrdering::Last } else { NullOrdering::First };
+            let nulls = if t.dir == Dir::Asc {
+                NullOrdering::Last
+            } else {
+                NullOrdering::First
+            };
             stmt.order_by_with_nulls(c, order, nulls);
         } else {
             stmt.order_by(c, order);
@@ -284,12 +317,16 @@ fn decode_row(schema: &TableSchema, fields: &[usize], r: &QueryResult) -> Result
             FieldType::Integer => r.try_get_by_index::<Option<i64>>(at)?.map(Cell::Int),
             FieldType::Number => r.try_get_by_index::<Option<f64>>(at)?.map(Cell::Num),
             FieldType::Boolean => r.try_get_by_index::<Option<bool>>(at)?.map(Cell::Bool),
-            FieldType::String | FieldType::Date => r.try_get_by_index::<Option<String>>(at)?.map(Cell::Str),
+            FieldType::String | FieldType::Date => {
+                r.try_get_by_index::<Option<String>>(at)?.map(Cell::Str)
+            }
             FieldType::Datetime => {
                 let micros: Option<i64> = r.try_get_by_index(at)?;
                 let off: Option<i32> = r.try_get_by_index(at + 1)?;
                 at += 1;
-                micros.and_then(|m| decode_datetime(m, off)).map(Cell::DateTime)
+                micros
+                    .and_then(|m| decode_datetime(m, off))
+                    .map(Cell::DateTime)
             }
         };
         at += 1;
@@ -298,7 +335,13 @@ fn decode_row(schema: &TableSchema, fields: &[usize], r: &QueryResult) -> Result
     Ok(Row { id, cells })
 }
 
-fn build_select(backend: DatabaseBackend, table: &VersionTable, query: &RecordQuery, fetch: &Fetch, key: Option<&CursorPayload>) -> Result<SelectStatement> {
+fn build_select(
+    backend: DatabaseBackend,
+    table: &VersionTable,
+    query: &RecordQuery,
+    fetch: &Fetch,
+    key: Option<&CursorPayload>,
+) -> Result<SelectStatement> {
     let schema = table.schema();
     let mut stmt = Query::select();
     stmt.from(Alias::new(&table.layout.table));
@@ -306,7 +349,9 @@ fn build_select(backend: DatabaseBackend, table: &VersionTable, query: &RecordQu
     stmt.cond_where(selection_condition(backend, table, &query.selection)?);
     if let Some(p) = key {
         if p.k.len() != query.order.len() {
-            return Err(CatalogError::bad_request("the cursor is not valid: use next_cursor exactly as given"));
+            return Err(CatalogError::bad_request(
+                "the cursor is not valid: use next_cursor exactly as given",
+            ));
         }
         let values = query
             .order
@@ -323,7 +368,11 @@ fn build_select(backend: DatabaseBackend, table: &VersionTable, query: &RecordQu
     Ok(stmt)
 }
 
-fn decode_cursor(key: &CursorKey, table: &VersionTable, query: &RecordQuery) -> Result<(String, Option<CursorPayload>)> {
+fn decode_cursor(
+    key: &CursorKey,
+    table: &VersionTable,
+    query: &RecordQuery,
+) -> Result<(String, Option<CursorPayload>)> {
     let hash = cursor::query_hash(&query.fingerprint());
     let payload = query
         .cursor
@@ -335,7 +384,12 @@ fn decode_cursor(key: &CursorKey, table: &VersionTable, query: &RecordQuery) -> 
 
 /// One page of records, with the next cursor and, when asked, the total.
 #[tracing::instrument(skip_all, fields(version_id = table.version_id))]
-pub async fn query_page(db: &DatabaseConnection, key: &CursorKey, table: &VersionTable, query: &RecordQuery) -> Result<Page> {
+pub async fn query_page(
+    db: &DatabaseConnection,
+    key: &CursorKey,
+    table: &VersionTable,
+    query: &RecordQuery,
+) -> Result<Page> {
     let backend = db.get_database_backend();
     let (hash, after) = decode_cursor(key, table, query)?;
     let fetch = Fetch::new(table, query);
@@ -356,17 +410,37 @@ pub async fn query_page(db: &DatabaseConnection, key: &CursorKey, table: &Versio
             .map(|t| match t.col {
                 ColRef::Id => serde_json::Value::from(last.id),
                 ColRef::Field(i) => {
-                    let at = fetch.fields.iter().position(|f| *f == i).expect("sort keys are fetched");
+                    let at = fetch
+                        .fields
+                        .iter()
+                        .position(|f| *f == i)
+                        .expect("sort keys are fetched");
                     cursor_json(&last.cells[at])
                 }
             })
             .collect();
-        Some(cursor::encode(key, &CursorPayload { v: table.version_id, h: hash, k }))
+        Some(cursor::encode(
+            key,
+            &CursorPayload {
+                v: table.version_id,
+                h: hash,
+                k,
+            },
+        ))
     } else {
         None
     };
-    let total = if query.count { Some(count(db, table, &query.selection).await?) } else { None };
-    Ok(Page { fetch, rows, next_cursor, total })
+    let total = if query.count {
+        Some(count(db, table, &query.selection).await?)
+    } else {
+        None
+    };
+    Ok(Page {
+        fetch,
+        rows,
+        next_cursor,
+        total,
+    })
 }
 
 /// How many records match a selection.
@@ -385,7 +459,11 @@ pub async fn count(db: &DatabaseConnection, table: &VersionTable, sel: &Selectio
 }
 
 /// One record by `_id`.
-pub async fn get_record(db: &DatabaseConnection, table: &VersionTable, id: i64) -> Result<Option<Row>> {
+pub async fn get_record(
+    db: &DatabaseConnection,
+    table: &VersionTable,
+    id: i64,
+) -> Result<Option<Row>> {
     let backend = db.get_database_backend();
     let fields: Vec<usize> = (0..table.schema().fields.len()).collect();
     let mut stmt = Query::select();
@@ -426,7 +504,10 @@ where
                 let row = decode_row(table.schema(), &fetch.fields, &r?)?;
                 encoder.row(&mut buf, &row);
                 if buf.len() >= CHUNK {
-                    let chunk = bytes::Bytes::from(std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096)));
+                    let chunk = bytes::Bytes::from(std::mem::replace(
+                        &mut buf,
+                        Vec::with_capacity(CHUNK + 4096),
+                    ));
                     if tx.send(Ok(chunk)).await.is_err() {
                         return Ok(()); // the client went away
                     }
@@ -446,12 +527,18 @@ where
             }
         }
     });
-    Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+    Ok(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
 }
 
 /// Runs an aggregate; answers one JSON object per group.
 #[tracing::instrument(skip_all, fields(version_id = table.version_id))]
-pub async fn aggregate(db: &DatabaseConnection, table: &VersionTable, query: &AggregateQuery) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+pub async fn aggregate(
+    db: &DatabaseConnection,
+    table: &VersionTable,
+    query: &AggregateQuery,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
     let backend = db.get_database_backend();
     let schema = table.schema();
     let mut stmt = Query::select();
@@ -469,7 +556,9 @@ pub async fn aggregate(db: &DatabaseConnection, table: &VersionTable, query: &Ag
             MetricFn::Avg if pg => format!("CAST(AVG(\"{c}\") AS DOUBLE PRECISION)"),
             MetricFn::Avg => format!("AVG(\"{c}\")"),
             MetricFn::Sum if pg => format!("CAST(SUM(\"{c}\") AS DOUBLE PRECISION)"),
-            MetricFn::Sum => format!("CASE WHEN COUNT(\"{c}\") = 0 THEN NULL ELSE TOTAL(\"{c}\") END"),
+            MetricFn::Sum => {
+                format!("CASE WHEN COUNT(\"{c}\") = 0 THEN NULL ELSE TOTAL(\"{c}\") END")
+            }
             MetricFn::Min => format!("MIN(\"{c}\")"),
             MetricFn::Max => format!("MAX(\"{c}\")"),
         };
@@ -488,7 +577,9 @@ pub async fn aggregate(db: &DatabaseConnection, table: &VersionTable, query: &Ag
             FieldType::Integer => r.try_get_by_index::<Option<i64>>(at)?.map(Cell::Int),
             FieldType::Number => r.try_get_by_index::<Option<f64>>(at)?.map(Cell::Num),
             FieldType::Boolean => r.try_get_by_index::<Option<bool>>(at)?.map(Cell::Bool),
-            FieldType::String | FieldType::Date => r.try_get_by_index::<Option<String>>(at)?.map(Cell::Str),
+            FieldType::String | FieldType::Date => {
+                r.try_get_by_index::<Option<String>>(at)?.map(Cell::Str)
+            }
             FieldType::Datetime => r
                 .try_get_by_index::<Option<i64>>(at)?
                 .and_then(|m| decode_datetime(m, Some(0)))
@@ -501,7 +592,10 @@ pub async fn aggregate(db: &DatabaseConnection, table: &VersionTable, query: &Ag
     for r in &rows {
         let mut obj = serde_json::Map::new();
         for (at, &g) in query.group_by.iter().enumerate() {
-            obj.insert(schema.fields[g].name.clone(), typed(schema.fields[g].field_type, r, at)?);
+            obj.insert(
+                schema.fields[g].name.clone(),
+                typed(schema.fields[g].field_type, r, at)?,
+            );
         }
         for (k, m) in query.metrics.iter().enumerate() {
             let at = query.group_by.len() + k;
@@ -511,7 +605,10 @@ pub async fn aggregate(db: &DatabaseConnection, table: &VersionTable, query: &Ag
                 (MetricFn::Sum, Some(f)) => {
                     let sum: Option<f64> = r.try_get_by_index(at)?;
                     match sum {
-                        Some(s) if schema.fields[f].field_type == FieldType::Integer && s.abs() < 9.0e15 => {
+                        Some(s)
+                            if schema.fields[f].field_type == FieldType::Integer
+                                && s.abs() < 9.0e15 =>
+                        {
                             serde_json::Value::from(s as i64)
                         }
                         Some(s) => Cell::Num(s).to_json(),

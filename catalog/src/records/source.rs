@@ -54,11 +54,19 @@ pub trait RowSink {
 }
 
 /// Reads `path` and feeds every row to `sink`. Returns `(sha256 hex, bytes)` of the file.
-pub fn read_rows(path: &Path, format: UploadFormat, sink: &mut dyn RowSink) -> Result<(String, u64)> {
+pub fn read_rows(
+    path: &Path,
+    format: UploadFormat,
+    sink: &mut dyn RowSink,
+) -> Result<(String, u64)> {
     let file = File::open(path)?;
     let mut reader = BufReader::with_capacity(
         256 * 1024,
-        HashingReader { inner: file, hasher: Sha256::new(), bytes: 0 },
+        HashingReader {
+            inner: file,
+            hasher: Sha256::new(),
+            bytes: 0,
+        },
     );
     match format {
         UploadFormat::Csv => read_csv(&mut reader, sink)?,
@@ -104,7 +112,9 @@ fn sniff_delimiter(head: &[u8]) -> u8 {
             }
         }
     }
-    let best = (0..4).max_by_key(|i| (counts[*i], usize::from(*i == 0))).unwrap_or(0);
+    let best = (0..4)
+        .max_by_key(|i| (counts[*i], usize::from(*i == 0)))
+        .unwrap_or(0);
     if counts[best] == 0 {
         b','
     } else {
@@ -129,7 +139,9 @@ fn read_csv<R: BufRead>(reader: &mut R, sink: &mut dyn RowSink) -> Result<()> {
         })
     };
     if !read(&mut csv, &mut record)? {
-        return Err(CatalogError::bad_request("the file is empty: expected a header line and rows"));
+        return Err(CatalogError::bad_request(
+            "the file is empty: expected a header line and rows",
+        ));
     }
     let headers = record
         .iter()
@@ -164,7 +176,9 @@ fn read_csv<R: BufRead>(reader: &mut R, sink: &mut dyn RowSink) -> Result<()> {
         rows += 1;
     }
     if rows == 0 {
-        return Err(CatalogError::bad_request("the file has a header but no rows"));
+        return Err(CatalogError::bad_request(
+            "the file has a header but no rows",
+        ));
     }
     Ok(())
 }
@@ -241,7 +255,12 @@ fn json_error(pos: RowPos, e: serde_json::Error) -> CatalogError {
 
 fn read_ndjson<R: BufRead>(reader: &mut R, sink: &mut dyn RowSink) -> Result<()> {
     skip_bom(reader)?;
-    let mut feeder = JsonFeeder { sink, headers: vec![], index: Default::default(), rows: 0 };
+    let mut feeder = JsonFeeder {
+        sink,
+        headers: vec![],
+        index: Default::default(),
+        rows: 0,
+    };
     let mut line = Vec::new();
     let mut n = 0u64;
     loop {
@@ -266,7 +285,12 @@ fn read_ndjson<R: BufRead>(reader: &mut R, sink: &mut dyn RowSink) -> Result<()>
 
 fn read_json<R: BufRead>(reader: &mut R, sink: &mut dyn RowSink) -> Result<()> {
     skip_bom(reader)?;
-    let mut feeder = JsonFeeder { sink, headers: vec![], index: Default::default(), rows: 0 };
+    let mut feeder = JsonFeeder {
+        sink,
+        headers: vec![],
+        index: Default::default(),
+        rows: 0,
+    };
     struct Elements<'a, 'b> {
         feeder: &'a mut JsonFeeder<'b>,
         failure: &'a mut Option<CatalogError>,
@@ -299,12 +323,18 @@ fn read_json<R: BufRead>(reader: &mut R, sink: &mut dyn RowSink) -> Result<()> {
     }
     let mut failure = None;
     let mut de = serde_json::Deserializer::from_reader(reader);
-    let result = (&mut de).deserialize_seq(Elements { feeder: &mut feeder, failure: &mut failure });
+    let result = (&mut de).deserialize_seq(Elements {
+        feeder: &mut feeder,
+        failure: &mut failure,
+    });
     if let Some(e) = failure {
         return Err(e);
     }
-    result.map_err(|e| CatalogError::bad_request(format!("invalid JSON: expected an array of objects ({e})")))?;
-    de.end().map_err(|e| CatalogError::bad_request(format!("invalid JSON after the array ({e})")))?;
+    result.map_err(|e| {
+        CatalogError::bad_request(format!("invalid JSON: expected an array of objects ({e})"))
+    })?;
+    de.end()
+        .map_err(|e| CatalogError::bad_request(format!("invalid JSON after the array ({e})")))?;
     if feeder.rows == 0 {
         return Err(CatalogError::bad_request("the file has no rows"));
     }
@@ -320,7 +350,8 @@ mod tests {
     impl RowSink for Collect {
         fn row(&mut self, _pos: RowPos, headers: &[String], cells: &[Option<&str>]) -> Result<()> {
             self.0 = headers.to_vec();
-            self.1.push(cells.iter().map(|c| c.map(str::to_owned)).collect());
+            self.1
+                .push(cells.iter().map(|c| c.map(str::to_owned)).collect());
             Ok(())
         }
     }
@@ -354,7 +385,11 @@ mod tests {
 
     #[test]
     fn json_keeps_key_order_and_grows_columns() {
-        let c = read(br#"[{"z":1,"a":"x"},{"a":"y","n":{"k":1}}]"#, UploadFormat::Json).unwrap();
+        let c = read(
+            br#"[{"z":1,"a":"x"},{"a":"y","n":{"k":1}}]"#,
+            UploadFormat::Json,
+        )
+        .unwrap();
         assert_eq!(c.0, ["z", "a", "n"]);
         assert_eq!(c.1[1], [None, Some("y".into()), Some(r#"{"k":1}"#.into())]);
     }

@@ -30,59 +30,120 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/agencies", web::post().to(agencies::create_agency))
                 .route("/agencies/{agency}", web::get().to(agencies::get_agency))
                 .route("/datasets", web::get().to(datasets::list_datasets))
-                .route("/datasets/{agency}", web::post().to(datasets::create_dataset))
-                .route("/datasets/{agency}/{dataset}", web::get().to(datasets::get_dataset))
-                .route("/datasets/{agency}/{dataset}", web::patch().to(datasets::update_dataset))
-                .route("/datasets/{agency}/{dataset}/versions", web::get().to(versions::list_versions))
-                .route("/datasets/{agency}/{dataset}/versions", web::post().to(versions::create_version))
-                .route("/datasets/{agency}/{dataset}/versions/{v}", web::get().to(versions::get_version))
-                .route("/datasets/{agency}/{dataset}/versions/{v}/publish", web::post().to(versions::publish_version))
-                .route("/datasets/{agency}/{dataset}/versions/{v}/deprecate", web::post().to(versions::deprecate_version))
-                .route("/datasets/{agency}/{dataset}/versions/{v}/datapackage.json", web::get().to(versions::get_datapackage))
-                .route("/datasets/{agency}/{dataset}/versions/{v}/records", web::get().to(records::query_records))
-                .route("/datasets/{agency}/{dataset}/versions/{v}/records/{id}", web::get().to(records::get_record))
-                .route("/datasets/{agency}/{dataset}/versions/{v}/aggregate", web::get().to(records::aggregate_records)),
+                .route(
+                    "/datasets/{agency}",
+                    web::post().to(datasets::create_dataset),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}",
+                    web::get().to(datasets::get_dataset),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}",
+                    web::patch().to(datasets::update_dataset),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions",
+                    web::get().to(versions::list_versions),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions",
+                    web::post().to(versions::create_version),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}",
+                    web::get().to(versions::get_version),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/publish",
+                    web::post().to(versions::publish_version),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/deprecate",
+                    web::post().to(versions::deprecate_version),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/datapackage.json",
+                    web::get().to(versions::get_datapackage),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/records",
+                    web::get().to(records::query_records),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/records/{id}",
+                    web::get().to(records::get_record),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/aggregate",
+                    web::get().to(records::aggregate_records),
+                ),
         )
         .default_service(web::to(not_found));
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("no such endpoint; see /v1/openapi.json"))
+    Err(ApiError::not_found(
+        "no such endpoint; see /v1/openapi.json",
+    ))
 }
 
 fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(1 << 20).error_handler(|err, _| {
-        use actix_web::error::JsonPayloadError as E;
-        let e = match &err {
-            E::ContentType => ApiError::new(catalog::ErrorCode::UnsupportedMediaType, "send the body as application/json"),
-            E::Overflow { .. } | E::OverflowKnownLength { .. } => {
-                ApiError::new(catalog::ErrorCode::PayloadTooLarge, "the JSON body is larger than 1 MiB")
-            }
-            other => ApiError::bad_request(format!("the JSON body is not valid: {other}")),
-        };
-        e.into()
-    })
+    web::JsonConfig::default()
+        .limit(1 << 20)
+        .error_handler(|err, _| {
+            use actix_web::error::JsonPayloadError as E;
+            let e = match &err {
+                E::ContentType => ApiError::new(
+                    catalog::ErrorCode::UnsupportedMediaType,
+                    "send the body as application/json",
+                ),
+                E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::new(
+                    catalog::ErrorCode::PayloadTooLarge,
+                    "the JSON body is larger than 1 MiB",
+                ),
+                other => ApiError::bad_request(format!("the JSON body is not valid: {other}")),
+            };
+            e.into()
+        })
 }
 
 fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _| ApiError::bad_request(format!("the query string is not valid: {err}")).into())
+    web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::bad_request(format!("the query string is not valid: {err}")).into()
+    })
 }
 
 /// Public reads allow any origin; preflights are answered here.
-pub async fn cors(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+pub async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
         let res = HttpResponse::build(StatusCode::NO_CONTENT)
             .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, POST, PATCH, DELETE, OPTIONS"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, "Authorization, X-API-Key, Content-Type, If-None-Match, Idempotency-Key"))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+            ))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "Authorization, X-API-Key, Content-Type, If-None-Match, Idempotency-Key",
+            ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .finish();
         return Ok(req.into_response(res).map_into_right_body());
     }
     let mut res = next.call(req).await?;
     let h = res.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         header::HeaderValue::from_static("ETag, Link, RateLimit, RateLimit-Policy, Retry-After, Deprecation, Sunset, Content-Location"),

@@ -30,7 +30,10 @@ pub fn cache_headers(res: &mut HttpResponseBuilder, r: &Resolved) {
     if !r.by_number {
         res.insert_header((
             header::CONTENT_LOCATION,
-            format!("/v1/datasets/{}/{}/versions/{}", r.agency, r.dataset.slug, v.version),
+            format!(
+                "/v1/datasets/{}/{}/versions/{}",
+                r.agency, r.dataset.slug, v.version
+            ),
         ));
     }
     if v.status == VersionStatus::Deprecated {
@@ -38,7 +41,10 @@ pub fn cache_headers(res: &mut HttpResponseBuilder, r: &Resolved) {
             res.insert_header(("Deprecation", format!("@{}", at.timestamp())));
         }
         if let Some(sunset) = v.sunset {
-            res.insert_header(("Sunset", sunset.format("%a, %d %b %Y %H:%M:%S GMT").to_string()));
+            res.insert_header((
+                "Sunset",
+                sunset.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            ));
         }
     }
 }
@@ -65,7 +71,11 @@ fn not_modified(req: &HttpRequest, tag: &str) -> bool {
 }
 
 fn format_from_accept(req: &HttpRequest) -> RecordFormat {
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if accept.contains("text/csv") {
         RecordFormat::Csv
     } else if accept.contains("application/x-ndjson") || accept.contains("application/ndjson") {
@@ -99,10 +109,18 @@ fn next_link(req: &HttpRequest, params: &[(String, String)], cursor: &str) -> St
 
 /// Filtered, sorted, paged (or, for csv/ndjson/geojson without `limit`, streamed) records.
 #[tracing::instrument(skip_all, fields(agency = %path.0, dataset = %path.1, version = %path.2))]
-pub async fn query_records(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<(String, String, String)>) -> ApiResult<HttpResponse> {
+pub async fn query_records(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let params = params_of(&req)?;
-    let table = state.catalog.version_table(&r.version, &r.dataset.timezone).await?;
+    let table = state
+        .catalog
+        .version_table(&r.version, &r.dataset.timezone)
+        .await?;
     let q = query::parse_records(table.schema(), table.timezone, &params)?;
     let format = q.format.unwrap_or_else(|| format_from_accept(&req));
     let tag = etag(r.version.id, req.path(), &params, format);
@@ -111,10 +129,15 @@ pub async fn query_records(state: web::Data<AppState>, caller: Caller, req: Http
     res.insert_header((header::ETAG, tag.clone()));
     res.insert_header((header::VARY, "Accept"));
     if not_modified(&req, &tag) {
-        return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+        return Ok(res
+            .status(actix_web::http::StatusCode::NOT_MODIFIED)
+            .finish());
     }
     res.insert_header((header::CONTENT_TYPE, content_type(format)));
-    let output: Vec<usize> = q.select.clone().unwrap_or_else(|| (0..table.schema().fields.len()).collect());
+    let output: Vec<usize> = q
+        .select
+        .clone()
+        .unwrap_or_else(|| (0..table.schema().fields.len()).collect());
     let cols = Columns::new(table.schema(), &output);
     let geo = || {
         encode::geo_columns(table.schema(), &output).ok_or_else(|| {
@@ -126,17 +149,43 @@ pub async fn query_records(state: web::Data<AppState>, caller: Caller, req: Http
             RecordFormat::Csv => {
                 res.insert_header((
                     header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{}-{}-v{}.csv\"", r.agency, r.dataset.slug, r.version.version),
+                    format!(
+                        "attachment; filename=\"{}-{}-v{}.csv\"",
+                        r.agency, r.dataset.slug, r.version.version
+                    ),
                 ));
-                read::export(state.catalog.db.clone(), state.catalog.cursor_key.clone(), table.clone(), q, CsvEncoder::new(cols, false))?.boxed_local()
+                read::export(
+                    state.catalog.db.clone(),
+                    state.catalog.cursor_key.clone(),
+                    table.clone(),
+                    q,
+                    CsvEncoder::new(cols, false),
+                )?
+                .boxed_local()
             }
-            RecordFormat::Ndjson => read::export(state.catalog.db.clone(), state.catalog.cursor_key.clone(), table.clone(), q, NdjsonEncoder(cols))?.boxed_local(),
+            RecordFormat::Ndjson => read::export(
+                state.catalog.db.clone(),
+                state.catalog.cursor_key.clone(),
+                table.clone(),
+                q,
+                NdjsonEncoder(cols),
+            )?
+            .boxed_local(),
             _ => {
                 let g = geo()?;
-                read::export(state.catalog.db.clone(), state.catalog.cursor_key.clone(), table.clone(), q, GeojsonEncoder::new(cols, g))?.boxed_local()
+                read::export(
+                    state.catalog.db.clone(),
+                    state.catalog.cursor_key.clone(),
+                    table.clone(),
+                    q,
+                    GeojsonEncoder::new(cols, g),
+                )?
+                .boxed_local()
             }
         };
-        return Ok(res.streaming(futures::StreamExt::map(stream, |item| item.map_err(|e| actix_web::Error::from(ApiError::from(e))))));
+        return Ok(res.streaming(futures::StreamExt::map(stream, |item| {
+            item.map_err(|e| actix_web::Error::from(ApiError::from(e)))
+        })));
     }
     let page = read::query_page(&state.catalog.db, &state.catalog.cursor_key, &table, &q).await?;
     if let Some(c) = &page.next_cursor {
@@ -156,26 +205,45 @@ pub async fn query_records(state: web::Data<AppState>, caller: Caller, req: Http
         }
         RecordFormat::Csv => encode::encode_all(&mut CsvEncoder::new(cols, false), &page.rows),
         RecordFormat::Ndjson => encode::encode_all(&mut NdjsonEncoder(cols), &page.rows),
-        RecordFormat::Geojson => encode::encode_all(&mut GeojsonEncoder::new(cols, geo()?), &page.rows),
+        RecordFormat::Geojson => {
+            encode::encode_all(&mut GeojsonEncoder::new(cols, geo()?), &page.rows)
+        }
     };
     Ok(res.body(body))
 }
 
 /// One record by its `_id`.
-pub async fn get_record(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<(String, String, String, String)>) -> ApiResult<HttpResponse> {
+pub async fn get_record(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String, String, String)>,
+) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
-    let id: i64 = path.3.parse().ok().filter(|i| *i >= 1).ok_or_else(|| ApiError::not_found("_id must be a row number from 1"))?;
-    let table = state.catalog.version_table(&r.version, &r.dataset.timezone).await?;
+    let id: i64 = path
+        .3
+        .parse()
+        .ok()
+        .filter(|i| *i >= 1)
+        .ok_or_else(|| ApiError::not_found("_id must be a row number from 1"))?;
+    let table = state
+        .catalog
+        .version_table(&r.version, &r.dataset.timezone)
+        .await?;
     let tag = etag(r.version.id, req.path(), &[], RecordFormat::Json);
     let mut res = HttpResponse::Ok();
     cache_headers(&mut res, &r);
     res.insert_header((header::ETAG, tag.clone()));
     if not_modified(&req, &tag) {
-        return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+        return Ok(res
+            .status(actix_web::http::StatusCode::NOT_MODIFIED)
+            .finish());
     }
     let row = read::get_record(&state.catalog.db, &table, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("version {} has no record {id}", r.version.version)))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!("version {} has no record {id}", r.version.version))
+        })?;
     let all: Vec<usize> = (0..table.schema().fields.len()).collect();
     let mut buf = Vec::with_capacity(256);
     encode::write_json_record(&mut buf, &Columns::new(table.schema(), &all), &row);
@@ -183,17 +251,27 @@ pub async fn get_record(state: web::Data<AppState>, caller: Caller, req: HttpReq
 }
 
 /// Grouped counts and metrics over the filtered records.
-pub async fn aggregate_records(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<(String, String, String)>) -> ApiResult<HttpResponse> {
+pub async fn aggregate_records(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let params = params_of(&req)?;
-    let table = state.catalog.version_table(&r.version, &r.dataset.timezone).await?;
+    let table = state
+        .catalog
+        .version_table(&r.version, &r.dataset.timezone)
+        .await?;
     let q = query::parse_aggregate(table.schema(), table.timezone, &params)?;
     let tag = etag(r.version.id, req.path(), &params, RecordFormat::Json);
     let mut res = HttpResponse::Ok();
     cache_headers(&mut res, &r);
     res.insert_header((header::ETAG, tag.clone()));
     if not_modified(&req, &tag) {
-        return Ok(res.status(actix_web::http::StatusCode::NOT_MODIFIED).finish());
+        return Ok(res
+            .status(actix_web::http::StatusCode::NOT_MODIFIED)
+            .finish());
     }
     let data = read::aggregate(&state.catalog.db, &table, &q).await?;
     Ok(res.json(serde_json::json!({"data": data})))

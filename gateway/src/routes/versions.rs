@@ -23,27 +23,52 @@ pub struct Resolved {
 
 /// Resolves the version and checks read access: drafts are 404 to all but the agency's
 /// writers; `registered` datasets need a valid key (or staff).
-pub async fn resolve(state: &AppState, caller: &Caller, agency: &str, dataset: &str, v: &str) -> ApiResult<Resolved> {
+pub async fn resolve(
+    state: &AppState,
+    caller: &Caller,
+    agency: &str,
+    dataset: &str,
+    v: &str,
+) -> ApiResult<Resolved> {
     let (agency, dataset) = dataset_path(agency, dataset)?;
     let v = VersionRef::parse(v)?;
     let see_drafts = caller.can_write(&agency);
-    let (dataset_view, version) = state.catalog.get_version(&agency, &dataset, v, see_drafts).await?;
+    let (dataset_view, version) = state
+        .catalog
+        .get_version(&agency, &dataset, v, see_drafts)
+        .await?;
     if dataset_view.access == Access::Registered && matches!(caller, Caller::Anonymous) {
-        return Err(ApiError::unauthorized("this dataset is for registered developers: send X-API-Key"));
+        return Err(ApiError::unauthorized(
+            "this dataset is for registered developers: send X-API-Key",
+        ));
     }
-    Ok(Resolved { agency, dataset: dataset_view, version, by_number: matches!(v, VersionRef::Number(_)) })
+    Ok(Resolved {
+        agency,
+        dataset: dataset_view,
+        version,
+        by_number: matches!(v, VersionRef::Number(_)),
+    })
 }
 
 fn number(v: &str) -> ApiResult<i32> {
     match VersionRef::parse(v)? {
         VersionRef::Number(n) => Ok(n),
-        VersionRef::Latest => Err(ApiError::bad_request("name the version by number, not latest")),
+        VersionRef::Latest => Err(ApiError::bad_request(
+            "name the version by number, not latest",
+        )),
     }
 }
 
-pub async fn list_versions(state: web::Data<AppState>, caller: Caller, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+pub async fn list_versions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     let (agency, dataset) = dataset_path(&path.0, &path.1)?;
-    let view = state.catalog.get_dataset(&agency, &dataset, caller.can_write(&agency)).await?;
+    let view = state
+        .catalog
+        .get_dataset(&agency, &dataset, caller.can_write(&agency))
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"data": view.versions, "next_cursor": null})))
 }
 
@@ -73,7 +98,13 @@ pub async fn create_version(
         .map(|v| v.to_str().map(str::to_owned))
         .transpose()
         .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
-    let spooled = upload::receive(&req, payload, state.settings.max_upload_bytes, state.settings.upload_dir.as_deref()).await?;
+    let spooled = upload::receive(
+        &req,
+        payload,
+        state.settings.max_upload_bytes,
+        state.settings.upload_dir.as_deref(),
+    )
+    .await?;
     let request = IngestRequest {
         path: spooled.file.path().to_owned(),
         format: spooled.format,
@@ -82,7 +113,14 @@ pub async fn create_version(
     };
     let created = state
         .catalog
-        .create_version(&agency, &dataset, request, params.into_inner().changelog, idempotency_key, Arc::new(NoProgress))
+        .create_version(
+            &agency,
+            &dataset,
+            request,
+            params.into_inner().changelog,
+            idempotency_key,
+            Arc::new(NoProgress),
+        )
         .await?;
     drop(spooled.file);
     let mut body = serde_json::to_value(&created.version).expect("a version serializes");
@@ -91,7 +129,10 @@ pub async fn create_version(
     res.insert_header(("Cache-Control", "no-store"));
     res.insert_header((
         "Location",
-        format!("/v1/datasets/{agency}/{dataset}/versions/{}", created.version.version),
+        format!(
+            "/v1/datasets/{agency}/{dataset}/versions/{}",
+            created.version.version
+        ),
     ));
     if created.replayed {
         res.insert_header(("Idempotent-Replayed", "true"));
@@ -99,18 +140,31 @@ pub async fn create_version(
     Ok(res.json(body))
 }
 
-pub async fn get_version(state: web::Data<AppState>, caller: Caller, path: web::Path<(String, String, String)>) -> ApiResult<HttpResponse> {
+pub async fn get_version(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let mut res = HttpResponse::Ok();
     super::records::cache_headers(&mut res, &r);
     Ok(res.json(r.version))
 }
 
-pub async fn publish_version(state: web::Data<AppState>, caller: Caller, path: web::Path<(String, String, String)>) -> ApiResult<HttpResponse> {
+pub async fn publish_version(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
     let (agency, dataset) = dataset_path(&path.0, &path.1)?;
     caller.require_writer(&agency)?;
-    let v = state.catalog.publish_version(&agency, &dataset, number(&path.2)?).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(v))
+    let v = state
+        .catalog
+        .publish_version(&agency, &dataset, number(&path.2)?)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(v))
 }
 
 #[derive(Deserialize, Default)]
@@ -130,15 +184,26 @@ pub async fn deprecate_version(
     let input: DeprecateInput = if body.iter().all(u8::is_ascii_whitespace) {
         DeprecateInput::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the JSON body is not valid: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the JSON body is not valid: {e}")))?
     };
     let sunset = input.sunset.map(|s| s.with_timezone(&chrono::Utc));
-    let v = state.catalog.deprecate_version(&agency, &dataset, number(&path.2)?, sunset).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(v))
+    let v = state
+        .catalog
+        .deprecate_version(&agency, &dataset, number(&path.2)?, sunset)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(v))
 }
 
 /// A Frictionless Data Package describing the version, its resource being the CSV export.
-pub async fn get_datapackage(state: web::Data<AppState>, caller: Caller, req: HttpRequest, path: web::Path<(String, String, String)>) -> ApiResult<HttpResponse> {
+pub async fn get_datapackage(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let conn = req.connection_info();
     let base = format!("{}://{}", conn.scheme(), conn.host());

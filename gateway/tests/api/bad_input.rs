@@ -8,30 +8,108 @@ use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
 async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
     let app = spawn_app().await;
     let token = app.create_dataset("dinas-pu", "jalan").await;
-    let wide: String = (0..10_000).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
+    let wide: String = (0..10_000)
+        .map(|i| format!("c{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let deep = format!("[{{\"a\":{}{}}}]", "[".repeat(100_000), "]".repeat(100_000));
     let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
-        ("ragged row", "text/csv", b"a,b\n1,2\n3\n".to_vec(), 400, "bad_request"),
-        ("non-UTF-8", "text/csv", b"a,b\n1,caf\xe9\n".to_vec(), 400, "bad_request"),
+        (
+            "ragged row",
+            "text/csv",
+            b"a,b\n1,2\n3\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "non-UTF-8",
+            "text/csv",
+            b"a,b\n1,caf\xe9\n".to_vec(),
+            400,
+            "bad_request",
+        ),
         ("empty file", "text/csv", vec![], 400, "bad_request"),
-        ("header only", "text/csv", b"a,b\n".to_vec(), 400, "bad_request"),
-        ("duplicate columns", "text/csv", b"a,a\n1,2\n".to_vec(), 400, "bad_request"),
-        ("empty column name", "text/csv", b"a,\n1,2\n".to_vec(), 400, "bad_request"),
-        ("10 000 columns", "text/csv", format!("{wide}\n{}\n", vec!["1"; 10_000].join(",")).into_bytes(), 400, "bad_request"),
-        ("reserved column", "text/csv", b"limit,b\n1,2\n".to_vec(), 400, "bad_request"),
-        ("wrong content type", "application/xml", b"<a/>".to_vec(), 415, "unsupported_media_type"),
-        ("deep JSON", "application/json", deep.into_bytes(), 400, "bad_request"),
-        ("not an array", "application/json", br#"{"a":1}"#.to_vec(), 400, "bad_request"),
-        ("broken NDJSON", "application/x-ndjson", b"{\"a\":1}\n{\"a\":\n".to_vec(), 400, "bad_request"),
+        (
+            "header only",
+            "text/csv",
+            b"a,b\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "duplicate columns",
+            "text/csv",
+            b"a,a\n1,2\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "empty column name",
+            "text/csv",
+            b"a,\n1,2\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "10 000 columns",
+            "text/csv",
+            format!("{wide}\n{}\n", vec!["1"; 10_000].join(",")).into_bytes(),
+            400,
+            "bad_request",
+        ),
+        (
+            "reserved column",
+            "text/csv",
+            b"limit,b\n1,2\n".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "wrong content type",
+            "application/xml",
+            b"<a/>".to_vec(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "deep JSON",
+            "application/json",
+            deep.into_bytes(),
+            400,
+            "bad_request",
+        ),
+        (
+            "not an array",
+            "application/json",
+            br#"{"a":1}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "broken NDJSON",
+            "application/x-ndjson",
+            b"{\"a\":1}\n{\"a\":\n".to_vec(),
+            400,
+            "bad_request",
+        ),
     ];
     for (what, ct, body, status, code) in cases {
         let res = app.upload("dinas-pu", "jalan", &token, ct, body).await;
         let problem = assert_problem(res, status, code).await;
         if what == "ragged row" {
-            assert!(problem["detail"].as_str().unwrap().contains("line 3"), "{problem}");
+            assert!(
+                problem["detail"].as_str().unwrap().contains("line 3"),
+                "{problem}"
+            );
         }
         if what == "non-UTF-8" {
-            assert!(problem["detail"].as_str().unwrap().contains("line 2, column 'b'"), "{problem}");
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("line 2, column 'b'"),
+                "{problem}"
+            );
         }
     }
     // A bad value deep in the file: the detail names line and column; no version remains.
@@ -43,13 +121,45 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
     let mut schema_csv = csv.clone();
     schema_csv.insert_str(0, "");
     let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(schema_csv.into_bytes()).file_name("x.csv").mime_str("text/csv").unwrap())
-        .part("schema", reqwest::multipart::Part::text(r#"{"fields":[{"name":"n","type":"integer"},{"name":"t","type":"string"}]}"#));
-    let res = app.client.post(app.url("/v1/datasets/dinas-pu/jalan/versions")).bearer_auth(&token).multipart(form).send().await.unwrap();
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(schema_csv.into_bytes())
+                .file_name("x.csv")
+                .mime_str("text/csv")
+                .unwrap(),
+        )
+        .part(
+            "schema",
+            reqwest::multipart::Part::text(
+                r#"{"fields":[{"name":"n","type":"integer"},{"name":"t","type":"string"}]}"#,
+            ),
+        );
+    let res = app
+        .client
+        .post(app.url("/v1/datasets/dinas-pu/jalan/versions"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     let problem = assert_problem(res, 400, "bad_request").await;
-    assert!(problem["detail"].as_str().unwrap().contains("line 5002, column 'n'"), "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("line 5002, column 'n'"),
+        "{problem}"
+    );
 
-    let quoted = app.upload("dinas-pu", "jalan", &token, "text/csv", b"\"a\"\"; DROP TABLE agencies; --\",b\n1,2\n".to_vec()).await;
+    let quoted = app
+        .upload(
+            "dinas-pu",
+            "jalan",
+            &token,
+            "text/csv",
+            b"\"a\"\"; DROP TABLE agencies; --\",b\n1,2\n".to_vec(),
+        )
+        .await;
     assert_eq!(quoted.status(), 201, "hostile names are data, never SQL");
     let v: Value = quoted.json().await.unwrap();
     assert_eq!(v["version"], 1, "no failed upload took a version number");
@@ -62,9 +172,22 @@ async fn uploads_over_the_limit_are_413_with_or_without_length() {
     let app = spawn_app_with(|s| s.max_upload_bytes = 1024).await;
     let token = app.create_dataset("dinas-pu", "jalan").await;
     let big = format!("a\n{}", "1\n".repeat(2000));
-    let res = app.upload("dinas-pu", "jalan", &token, "text/csv", big.clone().into_bytes()).await;
+    let res = app
+        .upload(
+            "dinas-pu",
+            "jalan",
+            &token,
+            "text/csv",
+            big.clone().into_bytes(),
+        )
+        .await;
     assert_problem(res, 413, "payload_too_large").await;
-    let chunks = futures::stream::iter(big.into_bytes().chunks(100).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>());
+    let chunks = futures::stream::iter(
+        big.into_bytes()
+            .chunks(100)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
     let res = app
         .client
         .post(app.url("/v1/datasets/dinas-pu/jalan/versions"))
@@ -94,7 +217,11 @@ async fn hostile_queries_are_4xx_with_stable_codes() {
         ("records?verified=gt.true", 400, "invalid_filter"),
         ("records?priority=in.(1,2", 400, "invalid_filter"),
         ("records?nope=eq.1", 400, "unknown_column"),
-        ("records?%22%3B%20DROP%20TABLE%20agencies%3B--=eq.1", 400, "unknown_column"),
+        (
+            "records?%22%3B%20DROP%20TABLE%20agencies%3B--=eq.1",
+            400,
+            "unknown_column",
+        ),
         ("records?select=nope", 400, "unknown_column"),
         ("records?order=nope.asc", 400, "unknown_column"),
         ("records?order=priority.sideways", 400, "bad_request"),
@@ -111,7 +238,13 @@ async fn hostile_queries_are_4xx_with_stable_codes() {
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["code"], code, "{path}: {body}");
     }
-    assert_problem(app.get("/v1/datasets/dinas-pu/laporan/versions/0/records").await, 404, "not_found").await;
+    assert_problem(
+        app.get("/v1/datasets/dinas-pu/laporan/versions/0/records")
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
     assert_problem(app.get("/v1/datasets/Bad_Slug/x").await, 404, "not_found").await;
     assert_problem(app.get("/v1/nothing-here").await, 404, "not_found").await;
     assert_eq!(app.get("/readyz").await.status(), 200);

@@ -20,14 +20,23 @@ pub fn backend() -> String {
 
 async fn database_url() -> (String, Option<tempfile::TempDir>) {
     if backend() == "postgres" {
-        let base = std::env::var("GERBANG_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let base = std::env::var("GERBANG_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
         let name = format!("gerbang_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(format!("{base}/postgres")).await.expect("Postgres must be running for the postgres backend");
-        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+        let admin = sea_orm::Database::connect(format!("{base}/postgres"))
+            .await
+            .expect("Postgres must be running for the postgres backend");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create test database");
         (format!("{base}/{name}"), None)
     } else {
         let dir = tempfile::tempdir().expect("temp dir");
-        (format!("sqlite://{}", dir.path().join("test.db").display()), Some(dir))
+        (
+            format!("sqlite://{}", dir.path().join("test.db").display()),
+            Some(dir),
+        )
     }
 }
 
@@ -36,19 +45,32 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        gateway::telemetry::init(false);
+    }
     let (database_url, dir) = database_url().await;
     let mut settings = Settings {
         listen: "127.0.0.1:0".into(),
         database_url,
         redis_url: None,
-        jwt_secret: Some("test-secret-that-is-long-enough-0123456789".to_owned().into()),
+        jwt_secret: Some(
+            "test-secret-that-is-long-enough-0123456789"
+                .to_owned()
+                .into(),
+        ),
         jwt_issuer: "gerbang".into(),
         jwt_audience: "gerbang".into(),
         jwt_ttl_seconds: 3600,
         max_upload_bytes: 1 << 30,
         admin_password: Some(ADMIN_PASSWORD.to_owned().into()),
         upload_dir: None,
-        tiers: BTreeMap::from([("anonymous".to_owned(), Tier { per_minute: 60, per_day: None })]),
+        tiers: BTreeMap::from([(
+            "anonymous".to_owned(),
+            Tier {
+                per_minute: 60,
+                per_day: None,
+            },
+        )]),
         log_json: false,
     };
     tweak(&mut settings);
@@ -56,7 +78,11 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let app = gateway::Application::build(state).await.expect("build");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), _sqlite_dir: dir }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        _sqlite_dir: dir,
+    }
 }
 
 impl TestApp {
@@ -65,7 +91,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -83,7 +113,10 @@ impl TestApp {
             .await
             .expect("request");
         assert_eq!(res.status(), 200, "login as {username}");
-        res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+        res.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn admin_token(&self) -> String {
@@ -91,14 +124,30 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, token: &str, body: Value) -> Response {
-        self.client.post(self.url(path)).bearer_auth(token).json(&body).send().await.expect("request")
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates agency `agency` and dataset `dataset` in it; returns the admin token.
     pub async fn create_dataset(&self, agency: &str, dataset: &str) -> String {
         let token = self.admin_token().await;
-        let res = self.post_json("/v1/agencies", &token, json!({"slug": agency, "name": format!("Dinas {agency}")})).await;
-        assert!(res.status() == 201 || res.status() == 409, "{}", res.status());
+        let res = self
+            .post_json(
+                "/v1/agencies",
+                &token,
+                json!({"slug": agency, "name": format!("Dinas {agency}")}),
+            )
+            .await;
+        assert!(
+            res.status() == 201 || res.status() == 409,
+            "{}",
+            res.status()
+        );
         let res = self
             .post_json(
                 &format!("/v1/datasets/{agency}"),
@@ -112,7 +161,14 @@ impl TestApp {
         token
     }
 
-    pub async fn upload(&self, agency: &str, dataset: &str, token: &str, content_type: &str, body: Vec<u8>) -> Response {
+    pub async fn upload(
+        &self,
+        agency: &str,
+        dataset: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Response {
         self.client
             .post(self.url(&format!("/v1/datasets/{agency}/{dataset}/versions")))
             .bearer_auth(token)
@@ -126,7 +182,9 @@ impl TestApp {
     pub async fn publish(&self, agency: &str, dataset: &str, token: &str, v: i64) {
         let res = self
             .client
-            .post(self.url(&format!("/v1/datasets/{agency}/{dataset}/versions/{v}/publish")))
+            .post(self.url(&format!(
+                "/v1/datasets/{agency}/{dataset}/versions/{v}/publish"
+            )))
             .bearer_auth(token)
             .send()
             .await
@@ -138,20 +196,31 @@ impl TestApp {
     pub async fn with_reports(&self) -> (String, Vec<Report>) {
         let token = self.create_dataset("dinas-pu", "laporan").await;
         let (csv, rows) = reports_csv();
-        let res = self.upload("dinas-pu", "laporan", &token, "text/csv", csv).await;
+        let res = self
+            .upload("dinas-pu", "laporan", &token, "text/csv", csv)
+            .await;
         assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
         self.publish("dinas-pu", "laporan", &token, 1).await;
         (token, rows)
     }
 
     pub async fn records(&self, query: &str) -> Value {
-        self.get_json(&format!("/v1/datasets/dinas-pu/laporan/versions/1/records?{query}")).await
+        self.get_json(&format!(
+            "/v1/datasets/dinas-pu/laporan/versions/1/records?{query}"
+        ))
+        .await
     }
 }
 
 pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "expected {status} {code}");
-    let ct = res.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(ct, "application/problem+json");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
@@ -181,12 +250,26 @@ const OFFSETS: [&str; 3] = ["+07:00", "+08:00", "+09:00"];
 /// 257 deterministic rows with nulls, three UTC offsets, ties in every sortable column.
 pub fn reports_csv() -> (Vec<u8>, Vec<Report>) {
     let mut w = csv::Writer::from_writer(vec![]);
-    w.write_record(["id", "reported_at", "district", "category", "priority", "score", "verified", "note"]).unwrap();
+    w.write_record([
+        "id",
+        "reported_at",
+        "district",
+        "category",
+        "priority",
+        "score",
+        "verified",
+        "note",
+    ])
+    .unwrap();
     let mut rows = vec![];
     for i in 1..=257i64 {
         let day = 1 + (i * 7 % 28);
         let hour = i * 5 % 24;
-        let text = format!("2024-03-{day:02}T{hour:02}:{:02}:00{}", i % 60, OFFSETS[(i % 3) as usize]);
+        let text = format!(
+            "2024-03-{day:02}T{hour:02}:{:02}:00{}",
+            i % 60,
+            OFFSETS[(i % 3) as usize]
+        );
         let r = Report {
             id: i,
             reported_at: chrono::DateTime::parse_from_rfc3339(&text).unwrap(),
@@ -194,9 +277,21 @@ pub fn reports_csv() -> (Vec<u8>, Vec<Report>) {
             district: DISTRICTS[(i % 3) as usize].into(),
             category: CATEGORIES[(i * 3 % 4) as usize].into(),
             priority: 1 + i * 11 % 5,
-            score: if i % 7 == 0 { None } else { Some((i * 37 % 100) as f64 / 4.0) },
+            score: if i % 7 == 0 {
+                None
+            } else {
+                Some((i * 37 % 100) as f64 / 4.0)
+            },
             verified: i % 2 == 0,
-            note: if i % 5 == 0 { None } else { Some(format!("Jalan {} dekat pasar {}", if i % 4 == 0 { "banjir" } else { "berlubang" }, i % 9)) },
+            note: if i % 5 == 0 {
+                None
+            } else {
+                Some(format!(
+                    "Jalan {} dekat pasar {}",
+                    if i % 4 == 0 { "banjir" } else { "berlubang" },
+                    i % 9
+                ))
+            },
         };
         w.write_record([
             r.id.to_string(),
@@ -215,5 +310,10 @@ pub fn reports_csv() -> (Vec<u8>, Vec<Report>) {
 }
 
 pub fn ids(body: &Value) -> Vec<i64> {
-    body["data"].as_array().unwrap().iter().map(|r| r["_id"].as_i64().unwrap()).collect()
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["_id"].as_i64().unwrap())
+        .collect()
 }

@@ -7,37 +7,72 @@ use crate::helpers::{assert_problem, spawn_app};
 async fn a_draft_is_invisible_until_published_then_latest_points_to_it() {
     let app = spawn_app().await;
     let token = app.create_dataset("dlh", "sampah").await;
-    let res = app.upload("dlh", "sampah", &token, "text/csv", b"kode,berat\nA,1.5\nB,2\n".to_vec()).await;
+    let res = app
+        .upload(
+            "dlh",
+            "sampah",
+            &token,
+            "text/csv",
+            b"kode,berat\nA,1.5\nB,2\n".to_vec(),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["version"], 1);
     assert_eq!(body["status"], "draft");
     assert_eq!(body["row_count"], 2);
-    assert_eq!(body["schema"]["fields"][1], json!({"name": "berat", "type": "number", "nullable": false}));
+    assert_eq!(
+        body["schema"]["fields"][1],
+        json!({"name": "berat", "type": "number", "nullable": false})
+    );
     assert!(body["warnings"].is_array());
 
-    assert_problem(app.get("/v1/datasets/dlh/sampah/versions/1").await, 404, "not_found").await;
-    assert_problem(app.get("/v1/datasets/dlh/sampah/versions/latest/records").await, 404, "not_found").await;
+    assert_problem(
+        app.get("/v1/datasets/dlh/sampah/versions/1").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        app.get("/v1/datasets/dlh/sampah/versions/latest/records")
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
     let meta = app.get_json("/v1/datasets/dlh/sampah").await;
     assert_eq!(meta["versions"], json!([]));
     assert_eq!(meta["latest_version"], Value::Null);
 
     app.publish("dlh", "sampah", &token, 1).await;
-    let latest = app.get_json("/v1/datasets/dlh/sampah/versions/latest/records").await;
+    let latest = app
+        .get_json("/v1/datasets/dlh/sampah/versions/latest/records")
+        .await;
     assert_eq!(latest["data"][1]["kode"], "B");
     let meta = app.get_json("/v1/datasets/dlh/sampah").await;
     assert_eq!(meta["latest_version"], 1);
     assert_eq!(meta["versions"][0]["status"], "published");
     let search = app.get_json("/v1/datasets?q=laporan&agency=dlh").await;
     assert_eq!(search["total"], 1);
-    assert_eq!(search["facets"]["agency"][0], json!({"value": "dlh", "count": 1}));
+    assert_eq!(
+        search["facets"]["agency"][0],
+        json!({"value": "dlh", "count": 1})
+    );
 }
 
 #[tokio::test]
 async fn json_ndjson_and_multipart_with_schema_uploads() {
     let app = spawn_app().await;
     let token = app.create_dataset("bappeda", "apbd").await;
-    let res = app.upload("bappeda", "apbd", &token, "application/json", br#"[{"program":"Jalan","pagu":100},{"program":"Air","pagu":null}]"#.to_vec()).await;
+    let res = app
+        .upload(
+            "bappeda",
+            "apbd",
+            &token,
+            "application/json",
+            br#"[{"program":"Jalan","pagu":100},{"program":"Air","pagu":null}]"#.to_vec(),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let res = app.upload("bappeda", "apbd", &token, "application/x-ndjson", b"{\"program\":\"Jalan\",\"pagu\":100}\n{\"program\":\"Air\",\"pagu\":250,\"tahun\":2024}\n".to_vec()).await;
     let body: Value = res.json().await.unwrap();
@@ -46,16 +81,43 @@ async fn json_ndjson_and_multipart_with_schema_uploads() {
 
     let schema = r#"{"fields":[{"name":"kode","type":"string","description":"Kode program"},{"name":"pagu","type":"number"}]}"#;
     let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(b"kode,pagu\n001,5\n002,7\n".to_vec()).file_name("a.csv").mime_str("text/csv").unwrap())
-        .part("schema", reqwest::multipart::Part::text(schema).mime_str("application/json").unwrap());
-    let res = app.client.post(app.url("/v1/datasets/bappeda/apbd/versions")).bearer_auth(&token).multipart(form).send().await.unwrap();
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"kode,pagu\n001,5\n002,7\n".to_vec())
+                .file_name("a.csv")
+                .mime_str("text/csv")
+                .unwrap(),
+        )
+        .part(
+            "schema",
+            reqwest::multipart::Part::text(schema)
+                .mime_str("application/json")
+                .unwrap(),
+        );
+    let res = app
+        .client
+        .post(app.url("/v1/datasets/bappeda/apbd/versions"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["schema"]["fields"][0]["type"], "string", "the schema wins over inference: codes keep zeros");
+    assert_eq!(
+        body["schema"]["fields"][0]["type"], "string",
+        "the schema wins over inference: codes keep zeros"
+    );
     assert_eq!(body["schema"]["fields"][0]["description"], "Kode program");
-    assert_eq!(body["schema_changes"]["compared_to"], Value::Null, "no published version to compare to");
+    assert_eq!(
+        body["schema_changes"]["compared_to"],
+        Value::Null,
+        "no published version to compare to"
+    );
     app.publish("bappeda", "apbd", &token, 3).await;
-    let rec = app.get_json("/v1/datasets/bappeda/apbd/versions/3/records/1").await;
+    let rec = app
+        .get_json("/v1/datasets/bappeda/apbd/versions/3/records/1")
+        .await;
     assert_eq!(rec["kode"], "001");
     assert_eq!(rec["pagu"], 5.0);
 }
@@ -100,16 +162,27 @@ async fn publishers_are_scoped_to_their_agency() {
     let res = app.post_json("/v1/users", &admin, json!({"username": "pu", "password": "rahasia-pu-1", "role": "publisher", "agency": "dinas-pu"})).await;
     assert_eq!(res.status(), 201);
     let pu = app.token("pu", "rahasia-pu-1").await;
-    let res = app.upload("dlh", "udara", &pu, "text/csv", b"a\n1\n".to_vec()).await;
+    let res = app
+        .upload("dlh", "udara", &pu, "text/csv", b"a\n1\n".to_vec())
+        .await;
     assert_problem(res, 403, "forbidden").await;
-    let res = app.upload("dinas-pu", "jalan", &pu, "text/csv", b"a\n1\n".to_vec()).await;
+    let res = app
+        .upload("dinas-pu", "jalan", &pu, "text/csv", b"a\n1\n".to_vec())
+        .await;
     assert_eq!(res.status(), 201);
     // The other agency's publisher cannot see the draft either.
     let other = app.get("/v1/datasets/dinas-pu/jalan/versions/1").await;
     assert_problem(other, 404, "not_found").await;
-    let anon = app.client.post(app.url("/v1/datasets/dinas-pu/jalan/versions/1/publish")).send().await.unwrap();
+    let anon = app
+        .client
+        .post(app.url("/v1/datasets/dinas-pu/jalan/versions/1/publish"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(anon, 401, "unauthorized").await;
-    let res = app.post_json("/v1/agencies", &pu, json!({"slug": "x", "name": "X"})).await;
+    let res = app
+        .post_json("/v1/agencies", &pu, json!({"slug": "x", "name": "X"}))
+        .await;
     assert_problem(res, 403, "forbidden").await;
 }
 
@@ -117,18 +190,49 @@ async fn publishers_are_scoped_to_their_agency() {
 async fn deprecation_sets_headers_and_schema_changes_are_reported() {
     let app = spawn_app().await;
     let token = app.create_dataset("dinas-pu", "jalan").await;
-    app.upload("dinas-pu", "jalan", &token, "text/csv", b"id,kelurahan\n1,Gunung Samarinda\n".to_vec()).await;
+    app.upload(
+        "dinas-pu",
+        "jalan",
+        &token,
+        "text/csv",
+        b"id,kelurahan\n1,Gunung Samarinda\n".to_vec(),
+    )
+    .await;
     app.publish("dinas-pu", "jalan", &token, 1).await;
-    app.upload("dinas-pu", "jalan", &token, "text/csv", b"id,resolved_days\n1,2.5\n".to_vec()).await;
+    app.upload(
+        "dinas-pu",
+        "jalan",
+        &token,
+        "text/csv",
+        b"id,resolved_days\n1,2.5\n".to_vec(),
+    )
+    .await;
     app.publish("dinas-pu", "jalan", &token, 2).await;
     let v2 = app.get_json("/v1/datasets/dinas-pu/jalan/versions/2").await;
-    assert_eq!(v2["schema_changes"], json!({"compared_to": 1, "added": ["resolved_days"], "removed": ["kelurahan"], "retyped": []}));
-    let res = app.post_json("/v1/datasets/dinas-pu/jalan/versions/1/deprecate", &token, json!({"sunset": "2025-06-30T00:00:00+08:00"})).await;
+    assert_eq!(
+        v2["schema_changes"],
+        json!({"compared_to": 1, "added": ["resolved_days"], "removed": ["kelurahan"], "retyped": []})
+    );
+    let res = app
+        .post_json(
+            "/v1/datasets/dinas-pu/jalan/versions/1/deprecate",
+            &token,
+            json!({"sunset": "2025-06-30T00:00:00+08:00"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    let res = app.get("/v1/datasets/dinas-pu/jalan/versions/1/records").await;
+    let res = app
+        .get("/v1/datasets/dinas-pu/jalan/versions/1/records")
+        .await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["deprecation"].to_str().unwrap().starts_with('@'));
+    assert!(res.headers()["deprecation"]
+        .to_str()
+        .unwrap()
+        .starts_with('@'));
     assert_eq!(res.headers()["sunset"], "Sun, 29 Jun 2025 16:00:00 GMT");
     let latest = app.get("/v1/datasets/dinas-pu/jalan/versions/latest").await;
-    assert_eq!(latest.headers()["content-location"], "/v1/datasets/dinas-pu/jalan/versions/2");
+    assert_eq!(
+        latest.headers()["content-location"],
+        "/v1/datasets/dinas-pu/jalan/versions/2"
+    );
 }

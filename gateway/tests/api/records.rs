@@ -12,24 +12,60 @@ async fn filters_match_an_independent_computation() {
     let app = spawn_app().await;
     let (_, rows) = app.with_reports().await;
     let cases: Vec<(&str, Vec<i64>)> = vec![
-        ("district=eq.Balikpapan%20Utara", expect(&rows, |r| r.district == "Balikpapan Utara")),
-        ("district=neq.Balikpapan%20Utara", expect(&rows, |r| r.district != "Balikpapan Utara")),
+        (
+            "district=eq.Balikpapan%20Utara",
+            expect(&rows, |r| r.district == "Balikpapan Utara"),
+        ),
+        (
+            "district=neq.Balikpapan%20Utara",
+            expect(&rows, |r| r.district != "Balikpapan Utara"),
+        ),
         ("priority=gt.3", expect(&rows, |r| r.priority > 3)),
-        ("priority=gte.2&priority=lte.4", expect(&rows, |r| (2..=4).contains(&r.priority))),
+        (
+            "priority=gte.2&priority=lte.4",
+            expect(&rows, |r| (2..=4).contains(&r.priority)),
+        ),
         ("priority=lt.2", expect(&rows, |r| r.priority < 2)),
-        ("category=in.(banjir,sampah)", expect(&rows, |r| r.category == "banjir" || r.category == "sampah")),
-        ("note=contains.BANJIR", expect(&rows, |r| r.note.as_deref().is_some_and(|n| n.to_lowercase().contains("banjir")))),
+        (
+            "category=in.(banjir,sampah)",
+            expect(&rows, |r| r.category == "banjir" || r.category == "sampah"),
+        ),
+        (
+            "note=contains.BANJIR",
+            expect(&rows, |r| {
+                r.note
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase().contains("banjir"))
+            }),
+        ),
         ("score=is.null", expect(&rows, |r| r.score.is_none())),
         ("score=is.notnull", expect(&rows, |r| r.score.is_some())),
-        ("score=neq.5", expect(&rows, |r| r.score.is_some_and(|s| s != 5.0))),
-        ("score=gte.20.5", expect(&rows, |r| r.score.is_some_and(|s| s >= 20.5))),
+        (
+            "score=neq.5",
+            expect(&rows, |r| r.score.is_some_and(|s| s != 5.0)),
+        ),
+        (
+            "score=gte.20.5",
+            expect(&rows, |r| r.score.is_some_and(|s| s >= 20.5)),
+        ),
         ("verified=eq.true", expect(&rows, |r| r.verified)),
-        ("reported_at=gte.2024-03-15T00:00:00Z", expect(&rows, |r| r.reported_at >= chrono::DateTime::parse_from_rfc3339("2024-03-15T00:00:00Z").unwrap())),
+        (
+            "reported_at=gte.2024-03-15T00:00:00Z",
+            expect(&rows, |r| {
+                r.reported_at
+                    >= chrono::DateTime::parse_from_rfc3339("2024-03-15T00:00:00Z").unwrap()
+            }),
+        ),
         ("_id=gt.250", expect(&rows, |r| r.id > 250)),
     ];
     for (query, expected) in cases {
-        assert!(!expected.is_empty(), "{query} must select something to be a test");
-        let body = app.records(&format!("{query}&limit=1000&count=exact")).await;
+        assert!(
+            !expected.is_empty(),
+            "{query} must select something to be a test"
+        );
+        let body = app
+            .records(&format!("{query}&limit=1000&count=exact"))
+            .await;
         assert_eq!(ids(&body), expected, "{query}");
         assert_eq!(body["total"], expected.len(), "{query}");
     }
@@ -51,10 +87,18 @@ async fn values_come_back_typed_and_datetimes_keep_their_offset() {
         assert_eq!(got["score"].as_f64(), want.score);
         assert_eq!(got["note"].as_str(), want.note.as_deref());
     }
-    let one = app.get_json("/v1/datasets/dinas-pu/laporan/versions/1/records/42").await;
+    let one = app
+        .get_json("/v1/datasets/dinas-pu/laporan/versions/1/records/42")
+        .await;
     assert_eq!(one["_id"], 42);
     assert_eq!(one["reported_at"], rows[41].reported_text.as_str());
-    assert_problem(app.get("/v1/datasets/dinas-pu/laporan/versions/1/records/9999").await, 404, "not_found").await;
+    assert_problem(
+        app.get("/v1/datasets/dinas-pu/laporan/versions/1/records/9999")
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -75,7 +119,12 @@ async fn cursor_pages_walk_a_sorted_order_exactly_once() {
                 (Some(x), Some(y)) => y.partial_cmp(&x).unwrap().then(b.id.cmp(&a.id)),
             }),
             "reported_at.asc" => expected.sort_by_key(|r| (r.reported_at, r.id)),
-            _ => expected.sort_by(|a, b| a.district.cmp(&b.district).then(b.priority.cmp(&a.priority)).then(b.id.cmp(&a.id))),
+            _ => expected.sort_by(|a, b| {
+                a.district
+                    .cmp(&b.district)
+                    .then(b.priority.cmp(&a.priority))
+                    .then(b.id.cmp(&a.id))
+            }),
         }
         let want: Vec<i64> = expected.iter().map(|r| r.id).collect();
         let mut got = vec![];
@@ -101,32 +150,79 @@ async fn cursors_are_tamper_proof_and_bound_to_their_query() {
     let base = "/v1/datasets/dinas-pu/laporan/versions/1/records";
     let mut forged = cursor.clone();
     forged.insert(3, 'x');
-    assert_problem(app.get(&format!("{base}?order=priority.asc&cursor={forged}")).await, 400, "bad_request").await;
-    assert_problem(app.get(&format!("{base}?order=priority.desc&cursor={cursor}")).await, 400, "bad_request").await;
-    assert_problem(app.get(&format!("{base}?order=priority.asc&cursor={cursor}&offset=5")).await, 400, "bad_request").await;
+    assert_problem(
+        app.get(&format!("{base}?order=priority.asc&cursor={forged}"))
+            .await,
+        400,
+        "bad_request",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("{base}?order=priority.desc&cursor={cursor}"))
+            .await,
+        400,
+        "bad_request",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!(
+            "{base}?order=priority.asc&cursor={cursor}&offset=5"
+        ))
+        .await,
+        400,
+        "bad_request",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn select_offset_search_and_link() {
     let app = spawn_app().await;
     let (_, rows) = app.with_reports().await;
-    let body = app.records("select=district,priority&limit=3&offset=10").await;
+    let body = app
+        .records("select=district,priority&limit=3&offset=10")
+        .await;
     assert_eq!(ids(&body), vec![11, 12, 13]);
     let first = body["data"][0].as_object().unwrap();
     let keys: Vec<&str> = first.keys().map(String::as_str).collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
-    assert!(first.contains_key("_id") && first.contains_key("district") && first.contains_key("priority"));
+    assert!(
+        first.contains_key("_id")
+            && first.contains_key("district")
+            && first.contains_key("priority")
+    );
 
     let words = app.records("q=banjir%20pasar&limit=1000").await;
     let want = expect(&rows, |r| {
-        let text = format!("{} {} {}", r.district, r.category, r.note.clone().unwrap_or_default()).to_lowercase();
-        text.split(|c: char| !c.is_alphanumeric()).any(|w| w == "banjir") && text.split(|c: char| !c.is_alphanumeric()).any(|w| w == "pasar")
+        let text = format!(
+            "{} {} {}",
+            r.district,
+            r.category,
+            r.note.clone().unwrap_or_default()
+        )
+        .to_lowercase();
+        text.split(|c: char| !c.is_alphanumeric())
+            .any(|w| w == "banjir")
+            && text
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| w == "pasar")
     });
     assert_eq!(ids(&words), want);
 
-    let res = app.get("/v1/datasets/dinas-pu/laporan/versions/1/records?limit=2").await;
-    let link = res.headers().get("link").unwrap().to_str().unwrap().to_owned();
-    assert!(link.contains("cursor=") && link.ends_with("rel=\"next\""), "{link}");
+    let res = app
+        .get("/v1/datasets/dinas-pu/laporan/versions/1/records?limit=2")
+        .await;
+    let link = res
+        .headers()
+        .get("link")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        link.contains("cursor=") && link.ends_with("rel=\"next\""),
+        "{link}"
+    );
     let target = link.trim_start_matches('<').split('>').next().unwrap();
     let next: Value = app.get_json(target).await;
     assert_eq!(ids(&next), vec![3, 4]);
@@ -141,20 +237,63 @@ async fn exports_stream_csv_ndjson_and_geojson() {
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let text = res.text().await.unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["_id", "id", "reported_at", "district", "category", "priority", "score", "verified", "note"]);
-    let exported: Vec<i64> = reader.records().map(|r| r.unwrap()[0].parse().unwrap()).collect();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "_id",
+            "id",
+            "reported_at",
+            "district",
+            "category",
+            "priority",
+            "score",
+            "verified",
+            "note"
+        ]
+    );
+    let exported: Vec<i64> = reader
+        .records()
+        .map(|r| r.unwrap()[0].parse().unwrap())
+        .collect();
     assert_eq!(exported, expect(&rows, |r| r.priority == 3));
 
-    let res = app.client.get(app.url(base)).header("Accept", "application/x-ndjson").send().await.unwrap();
+    let res = app
+        .client
+        .get(app.url(base))
+        .header("Accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["content-type"], "application/x-ndjson");
-    let lines: Vec<Value> = res.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = res
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), rows.len(), "no limit streams everything");
 
-    let csv_page = app.get(&format!("{base}?format=csv&limit=2")).await.text().await.unwrap();
+    let csv_page = app
+        .get(&format!("{base}?format=csv&limit=2"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert_eq!(csv_page.lines().count(), 3);
     // The fixture has no coordinates: geojson is refused clearly.
-    assert_problem(app.get(&format!("{base}?format=geojson")).await, 400, "bad_request").await;
-    assert_problem(app.get(&format!("{base}?format=xml")).await, 400, "bad_request").await;
+    assert_problem(
+        app.get(&format!("{base}?format=geojson")).await,
+        400,
+        "bad_request",
+    )
+    .await;
+    assert_problem(
+        app.get(&format!("{base}?format=xml")).await,
+        400,
+        "bad_request",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -168,18 +307,30 @@ async fn aggregates_group_and_compute_metrics() {
     assert_eq!(data.len(), 3);
     for g in data {
         let d = g["district"].as_str().unwrap();
-        let group: Vec<&Report> = rows.iter().filter(|r| r.verified && r.district == d).collect();
+        let group: Vec<&Report> = rows
+            .iter()
+            .filter(|r| r.verified && r.district == d)
+            .collect();
         assert_eq!(g["count"], group.len());
-        assert_eq!(g["sum_priority"], group.iter().map(|r| r.priority).sum::<i64>());
-        assert_eq!(g["min_priority"], group.iter().map(|r| r.priority).min().unwrap());
+        assert_eq!(
+            g["sum_priority"],
+            group.iter().map(|r| r.priority).sum::<i64>()
+        );
+        assert_eq!(
+            g["min_priority"],
+            group.iter().map(|r| r.priority).min().unwrap()
+        );
         let scores: Vec<f64> = group.iter().filter_map(|r| r.score).collect();
         let avg = scores.iter().sum::<f64>() / scores.len() as f64;
         assert!((g["avg_score"].as_f64().unwrap() - avg).abs() < 1e-9);
         let max = group.iter().map(|r| r.reported_at).max().unwrap();
-        let got = chrono::DateTime::parse_from_rfc3339(g["max_reported_at"].as_str().unwrap()).unwrap();
+        let got =
+            chrono::DateTime::parse_from_rfc3339(g["max_reported_at"].as_str().unwrap()).unwrap();
         assert_eq!(got, max);
     }
-    let all = app.get_json("/v1/datasets/dinas-pu/laporan/versions/1/aggregate?metrics=count").await;
+    let all = app
+        .get_json("/v1/datasets/dinas-pu/laporan/versions/1/aggregate?metrics=count")
+        .await;
     assert_eq!(all["data"], serde_json::json!([{"count": rows.len()}]));
 }
 
@@ -189,14 +340,31 @@ async fn caching_headers_and_conditional_requests() {
     app.with_reports().await;
     let path = "/v1/datasets/dinas-pu/laporan/versions/1/records?limit=5";
     let res = app.get(path).await;
-    assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
-    let again = app.client.get(app.url(path)).header("If-None-Match", &etag).send().await.unwrap();
+    let again = app
+        .client
+        .get(app.url(path))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 304);
     assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
-    assert_eq!(again.headers()["cache-control"], "public, max-age=31536000, immutable");
-    let latest = app.get("/v1/datasets/dinas-pu/laporan/versions/latest/records?limit=5").await;
+    assert_eq!(
+        again.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let latest = app
+        .get("/v1/datasets/dinas-pu/laporan/versions/latest/records?limit=5")
+        .await;
     assert_eq!(latest.headers()["cache-control"], "public, max-age=60");
-    assert_eq!(latest.headers()["content-location"], "/v1/datasets/dinas-pu/laporan/versions/1");
+    assert_eq!(
+        latest.headers()["content-location"],
+        "/v1/datasets/dinas-pu/laporan/versions/1"
+    );
 }
