@@ -166,6 +166,8 @@ pub struct Version {
     pub id: i64,
     #[serde(skip)]
     pub access: Access,
+    #[serde(skip)]
+    pub table_name: String,
 }
 
 /// A created (or, for a retried `Idempotency-Key`, found) version and what ingestion noticed.
@@ -495,48 +497,56 @@ impl Catalog {
         d: dataset::Model,
         see_drafts: bool,
     ) -> Result<Dataset> {
-        let versions = version::Entity::find()
-            .filter(version::Column::DatasetId.eq(d.id))
-            .order_by_asc(version::Column::Number)
-            .all(&self.db)
-            .await?;
-        let latest_version = latest_of(&versions).map(|v| v.number);
-        let versions = versions
-            .into_iter()
-            .filter(|v| see_drafts || v.status != VersionStatus::Draft.as_str())
-            .map(|v| {
-                Ok(VersionSummary {
-                    version: v.number,
-                    status: VersionStatus::parse(&v.status)?,
-                    published_at: v.published_at,
-                    row_count: v.row_count,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Dataset {
-            slug: d.slug,
-            agency: a.slug.clone(),
-            title: d.title,
-            description: d.description,
-            theme: Theme::parse(&d.theme)?,
-            tags: parse_tags(&d.tags),
-            license: d.license,
-            frequency: Frequency::parse(&d.frequency)?,
-            contact: Contact {
-                name: d.contact_name,
-                email: d.contact_email,
-            },
-            spatial: d.spatial,
-            temporal: d.temporal,
-            timezone: d.timezone,
-            access: Access::parse(&d.access)?,
-            created_at: d.created_at,
-            updated_at: d.updated_at,
-            latest_version,
-            versions,
-        })
+        let versions = self.version_models(&d).await?;
+        dataset_view_of(a, d, versions, see_drafts)
     }
+}
 
+/// The dataset view from rows already loaded (no query of its own).
+fn dataset_view_of(
+    a: &agency::Model,
+    d: dataset::Model,
+    versions: Vec<version::Model>,
+    see_drafts: bool,
+) -> Result<Dataset> {
+    let latest_version = latest_of(&versions).map(|v| v.number);
+    let versions = versions
+        .into_iter()
+        .filter(|v| see_drafts || v.status != VersionStatus::Draft.as_str())
+        .map(|v| {
+            Ok(VersionSummary {
+                version: v.number,
+                status: VersionStatus::parse(&v.status)?,
+                published_at: v.published_at,
+                row_count: v.row_count,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Dataset {
+        slug: d.slug,
+        agency: a.slug.clone(),
+        title: d.title,
+        description: d.description,
+        theme: Theme::parse(&d.theme)?,
+        tags: parse_tags(&d.tags),
+        license: d.license,
+        frequency: Frequency::parse(&d.frequency)?,
+        contact: Contact {
+            name: d.contact_name,
+            email: d.contact_email,
+        },
+        spatial: d.spatial,
+        temporal: d.temporal,
+        timezone: d.timezone,
+        access: Access::parse(&d.access)?,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+        latest_version,
+        versions,
+    })
+}
+
+impl Catalog {
     /// Dataset metadata; drafts are listed only when `see_drafts`.
     pub async fn get_dataset(
         &self,
@@ -679,6 +689,7 @@ impl Catalog {
             changelog: m.changelog.clone(),
             id: m.id,
             access: Access::parse(&d.access)?,
+            table_name: m.table_name.clone(),
         })
     }
 
@@ -707,21 +718,17 @@ impl Catalog {
             })
         })?;
         let view = self.version_view(&d, &all, m)?;
-        let dataset = self.dataset_view(&a, d, see_drafts).await?;
+        let dataset = dataset_view_of(&a, d, all, see_drafts)?;
         Ok((dataset, view))
     }
 
-    /// The record table behind a version, for the read path.
-    pub async fn version_table(&self, version: &Version, timezone: &str) -> Result<VersionTable> {
-        let m = version::Entity::find_by_id(version.id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| CatalogError::not_found("the version is gone"))?;
-        Ok(VersionTable {
-            version_id: m.id,
-            layout: Layout::new(m.table_name, version.schema.clone()),
+    /// The record table behind a version, for the read path (no query: the view carries it).
+    pub fn version_table(version: &Version, timezone: &str) -> VersionTable {
+        VersionTable {
+            version_id: version.id,
+            layout: Layout::new(version.table_name.clone(), version.schema.clone()),
             timezone: TimeZone::parse(timezone).unwrap_or_default(),
-        })
+        }
     }
 
     /// Ingests an upload as a new draft version. With an idempotency key already used for this

@@ -1,11 +1,14 @@
 //! The records API: filtered, sorted, paged or streamed reads of one version, one record by
 //! `_id`, and aggregates. Caching headers follow the contract (immutable numbered versions).
+use std::ops::ControlFlow;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use catalog::domain::{Access, VersionStatus};
 use catalog::records::encode::{self, Columns, CsvEncoder, GeojsonEncoder, NdjsonEncoder};
 use catalog::records::query::{self, RecordFormat};
 use catalog::records::read;
+use catalog::service::Catalog;
 use futures::StreamExt as _;
 use sha2::Digest;
 
@@ -70,6 +73,24 @@ fn not_modified(req: &HttpRequest, tag: &str) -> bool {
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
 }
 
+/// Starts a read's response: caching headers and `ETag`; `Break` holds the 304 to answer when the
+/// client's `If-None-Match` already matches.
+fn conditional(
+    req: &HttpRequest,
+    r: &Resolved,
+    tag: String,
+) -> ControlFlow<HttpResponse, HttpResponseBuilder> {
+    let mut res = HttpResponse::Ok();
+    cache_headers(&mut res, r);
+    let matched = not_modified(req, &tag);
+    res.insert_header((header::ETAG, tag));
+    if matched {
+        res.status(actix_web::http::StatusCode::NOT_MODIFIED);
+        return ControlFlow::Break(res.finish());
+    }
+    ControlFlow::Continue(res)
+}
+
 fn format_from_accept(req: &HttpRequest) -> RecordFormat {
     let accept = req
         .headers()
@@ -117,22 +138,20 @@ pub async fn query_records(
 ) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let params = params_of(&req)?;
-    let table = state
-        .catalog
-        .version_table(&r.version, &r.dataset.timezone)
-        .await?;
+    let table = Catalog::version_table(&r.version, &r.dataset.timezone);
     let q = query::parse_records(table.schema(), table.timezone, &params)?;
     let format = q.format.unwrap_or_else(|| format_from_accept(&req));
     let tag = etag(r.version.id, req.path(), &params, format);
-    let mut res = HttpResponse::Ok();
-    cache_headers(&mut res, &r);
-    res.insert_header((header::ETAG, tag.clone()));
+    let mut res = match conditional(&req, &r, tag) {
+        ControlFlow::Continue(res) => res,
+        ControlFlow::Break(mut not_modified) => {
+            not_modified
+                .headers_mut()
+                .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+            return Ok(not_modified);
+        }
+    };
     res.insert_header((header::VARY, "Accept"));
-    if not_modified(&req, &tag) {
-        return Ok(res
-            .status(actix_web::http::StatusCode::NOT_MODIFIED)
-            .finish());
-    }
     res.insert_header((header::CONTENT_TYPE, content_type(format)));
     let output: Vec<usize> = q
         .select
@@ -226,19 +245,12 @@ pub async fn get_record(
         .ok()
         .filter(|i| *i >= 1)
         .ok_or_else(|| ApiError::not_found("_id must be a row number from 1"))?;
-    let table = state
-        .catalog
-        .version_table(&r.version, &r.dataset.timezone)
-        .await?;
+    let table = Catalog::version_table(&r.version, &r.dataset.timezone);
     let tag = etag(r.version.id, req.path(), &[], RecordFormat::Json);
-    let mut res = HttpResponse::Ok();
-    cache_headers(&mut res, &r);
-    res.insert_header((header::ETAG, tag.clone()));
-    if not_modified(&req, &tag) {
-        return Ok(res
-            .status(actix_web::http::StatusCode::NOT_MODIFIED)
-            .finish());
-    }
+    let mut res = match conditional(&req, &r, tag) {
+        ControlFlow::Continue(res) => res,
+        ControlFlow::Break(not_modified) => return Ok(not_modified),
+    };
     let row = read::get_record(&state.catalog.db, &table, id)
         .await?
         .ok_or_else(|| {
@@ -259,20 +271,13 @@ pub async fn aggregate_records(
 ) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let params = params_of(&req)?;
-    let table = state
-        .catalog
-        .version_table(&r.version, &r.dataset.timezone)
-        .await?;
+    let table = Catalog::version_table(&r.version, &r.dataset.timezone);
     let q = query::parse_aggregate(table.schema(), table.timezone, &params)?;
     let tag = etag(r.version.id, req.path(), &params, RecordFormat::Json);
-    let mut res = HttpResponse::Ok();
-    cache_headers(&mut res, &r);
-    res.insert_header((header::ETAG, tag.clone()));
-    if not_modified(&req, &tag) {
-        return Ok(res
-            .status(actix_web::http::StatusCode::NOT_MODIFIED)
-            .finish());
-    }
+    let mut res = match conditional(&req, &r, tag) {
+        ControlFlow::Continue(res) => res,
+        ControlFlow::Break(not_modified) => return Ok(not_modified),
+    };
     let data = read::aggregate(&state.catalog.db, &table, &q).await?;
     Ok(res.json(serde_json::json!({"data": data})))
 }

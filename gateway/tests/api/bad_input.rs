@@ -118,12 +118,10 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
         csv.push_str(&format!("{i},x\n"));
     }
     csv.push_str("oops,x\n");
-    let mut schema_csv = csv.clone();
-    schema_csv.insert_str(0, "");
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
-            reqwest::multipart::Part::bytes(schema_csv.into_bytes())
+            reqwest::multipart::Part::bytes(csv.into_bytes())
                 .file_name("x.csv")
                 .mime_str("text/csv")
                 .unwrap(),
