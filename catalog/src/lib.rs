@@ -4,6 +4,7 @@
 //! Start with [`service::Catalog`], the facade the gateway calls.
 pub mod accounts;
 pub mod db;
+pub mod developers;
 pub mod domain;
 pub mod entities;
 pub mod error;
