@@ -118,8 +118,22 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
-fn filter_expr(backend: DatabaseBackend, f: &Filter) -> SimpleExpr {
-    let c = col_expr(f.col);
+/// How the WHERE clause may be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Let the database pick indexes for the filters.
+    Free,
+    /// SQLite only: make filter columns unindexable (`+col`), so the index of the first sort
+    /// column is walked in order and the scan stops at the page's end. Chosen when the
+    /// filters match many rows, which SQLite's planner cannot see (it would sort them all).
+    WalkOrderIndex,
+}
+
+fn filter_expr(backend: DatabaseBackend, f: &Filter, access: Access) -> SimpleExpr {
+    let c = match access {
+        Access::Free => col_expr(f.col),
+        Access::WalkOrderIndex => Expr::expr(Expr::cust_with_expr("+?", col_expr(f.col))),
+    };
     let one = || stored_value(&f.values[0]);
     match f.op {
         Op::Eq => c.eq(one()),
@@ -148,10 +162,11 @@ fn selection_condition(
     backend: DatabaseBackend,
     table: &VersionTable,
     sel: &Selection,
+    access: Access,
 ) -> Result<Condition> {
     let mut cond = Condition::all();
     for f in &sel.filters {
-        cond = cond.add(filter_expr(backend, f));
+        cond = cond.add(filter_expr(backend, f, access));
     }
     if !sel.q.is_empty() {
         if table.layout.text_fields().is_empty() {
@@ -183,7 +198,11 @@ fn selection_condition(
                         [Value::String(Some(Box::new(matcher)))],
                     ))
                     .to_owned();
-                cond = cond.add(col("_id".into()).in_subquery(sub));
+                let id = match access {
+                    Access::Free => col("_id".into()),
+                    Access::WalkOrderIndex => Expr::expr(Expr::cust("+\"_id\"")),
+                };
+                cond = cond.add(id.in_subquery(sub));
             }
         }
     }
@@ -341,12 +360,18 @@ fn build_select(
     query: &RecordQuery,
     fetch: &Fetch,
     key: Option<&CursorPayload>,
+    access: Access,
 ) -> Result<SelectStatement> {
     let schema = table.schema();
     let mut stmt = Query::select();
     stmt.from(Alias::new(&table.layout.table));
     select_columns(&mut stmt, schema, &fetch.fields);
-    stmt.cond_where(selection_condition(backend, table, &query.selection)?);
+    stmt.cond_where(selection_condition(
+        backend,
+        table,
+        &query.selection,
+        access,
+    )?);
     if let Some(p) = key {
         if p.k.len() != query.order.len() {
             return Err(CatalogError::bad_request(
@@ -382,6 +407,55 @@ fn decode_cursor(
     Ok((hash, payload))
 }
 
+/// Past this many matches, walking the sort index beats sorting the matches.
+const MANY_MATCHES: u64 = 5000;
+
+/// On SQLite, when a page is sorted by an indexed, non-null column and also filtered, counts the
+/// matches up to [`MANY_MATCHES`] (an index probe of at most that many entries): few matches are
+/// best found by their filter index and sorted; many are best met by walking the sort index.
+async fn choose_access(
+    db: &DatabaseConnection,
+    table: &VersionTable,
+    query: &RecordQuery,
+) -> Result<Access> {
+    let backend = db.get_database_backend();
+    let sel = &query.selection;
+    if backend != DatabaseBackend::Sqlite || (sel.filters.is_empty() && sel.q.is_empty()) {
+        return Ok(Access::Free);
+    }
+    let schema = table.schema();
+    let walkable = match query.order.first().map(|t| t.col) {
+        // text columns are indexed only when short, which the schema does not record
+        Some(ColRef::Field(i)) => {
+            !is_nullable(schema, ColRef::Field(i))
+                && schema.fields[i].field_type != FieldType::String
+        }
+        _ => false,
+    };
+    if !walkable {
+        return Ok(Access::Free);
+    }
+    let probe = Query::select()
+        .expr(Expr::val(1))
+        .from(Alias::new(&table.layout.table))
+        .cond_where(selection_condition(backend, table, sel, Access::Free)?)
+        .limit(MANY_MATCHES)
+        .to_owned();
+    let mut stmt = backend.build(&probe);
+    stmt.sql = format!("SELECT count(*) FROM ({})", stmt.sql);
+    let counted = db
+        .query_one(stmt)
+        .await?
+        .map(|r| r.try_get_by_index::<i64>(0))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(if counted as u64 >= MANY_MATCHES {
+        Access::WalkOrderIndex
+    } else {
+        Access::Free
+    })
+}
+
 /// One page of records, with the next cursor and, when asked, the total.
 #[tracing::instrument(skip_all, fields(version_id = table.version_id))]
 pub async fn query_page(
@@ -393,7 +467,8 @@ pub async fn query_page(
     let backend = db.get_database_backend();
     let (hash, after) = decode_cursor(key, table, query)?;
     let fetch = Fetch::new(table, query);
-    let mut stmt = build_select(backend, table, query, &fetch, after.as_ref())?;
+    let access = choose_access(db, table, query).await?;
+    let mut stmt = build_select(backend, table, query, &fetch, after.as_ref(), access)?;
     let limit = query.page_size();
     stmt.limit(u64::from(limit) + 1);
     let results = db.query_all(backend.build(&stmt)).await?;
@@ -449,7 +524,7 @@ pub async fn count(db: &DatabaseConnection, table: &VersionTable, sel: &Selectio
     let stmt = Query::select()
         .expr(Func::count(Expr::col(Asterisk)))
         .from(Alias::new(&table.layout.table))
-        .cond_where(selection_condition(backend, table, sel)?)
+        .cond_where(selection_condition(backend, table, sel, Access::Free)?)
         .to_owned();
     let row = db
         .query_one(backend.build(&stmt))
@@ -491,7 +566,14 @@ where
     let backend = db.get_database_backend();
     let (_, after) = decode_cursor(&key, &table, &query)?;
     let fetch = Fetch::new(&table, &query);
-    let stmt = build_select(backend, &table, &query, &fetch, after.as_ref())?;
+    let stmt = build_select(
+        backend,
+        &table,
+        &query,
+        &fetch,
+        after.as_ref(),
+        Access::Free,
+    )?;
     let statement = backend.build(&stmt);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(8);
     tokio::spawn(async move {
@@ -564,7 +646,12 @@ pub async fn aggregate(
         };
         stmt.expr(Expr::cust(sql));
     }
-    stmt.cond_where(selection_condition(backend, table, &query.selection)?);
+    stmt.cond_where(selection_condition(
+        backend,
+        table,
+        &query.selection,
+        Access::Free,
+    )?);
     stmt.limit(MAX_GROUPS as u64 + 1);
     let rows = db.query_all(backend.build(&stmt)).await?;
     if rows.len() > MAX_GROUPS {
@@ -623,4 +710,29 @@ pub async fn aggregate(
         out.push(obj);
     }
     Ok(out)
+}
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn walking_the_order_index_makes_filter_columns_unindexable() {
+        let f = Filter {
+            col: ColRef::Field(1),
+            op: Op::Eq,
+            values: vec![Cell::Str("a".into())],
+        };
+        let q = |access| {
+            Query::select()
+                .expr(Expr::val(1))
+                .from(Alias::new("t"))
+                .and_where(filter_expr(DatabaseBackend::Sqlite, &f, access))
+                .to_string(sea_query::SqliteQueryBuilder)
+        };
+        assert_eq!(q(Access::Free), r#"SELECT 1 FROM "t" WHERE "c1" = 'a'"#);
+        assert_eq!(
+            q(Access::WalkOrderIndex),
+            r#"SELECT 1 FROM "t" WHERE (+"c1") = 'a'"#
+        );
+    }
 }
