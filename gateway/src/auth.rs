@@ -1,15 +1,18 @@
-//! Who is calling: anonymous, or staff with a bearer JWT (HS256, issuer, audience and expiry
-//! all required and checked). The [`Caller`] extractor says it in a handler's signature.
+//! Who is calling: anonymous, a developer with an API key, or staff with a bearer JWT (local
+//! HS256, or RS256/ES256 from an OIDC issuer; issuer, audience and expiry always checked). The
+//! gate identifies the caller once; the [`Caller`] extractor says it in a handler's signature.
 use std::future::{ready, Ready};
 
-use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
+use std::sync::Arc;
+
+use actix_web::{dev::Payload, FromRequest, HttpMessage, HttpRequest};
 use catalog::accounts::Staff;
+use catalog::developers::KeyRecord;
 use catalog::domain::{AgencySlug, Role};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::AppState;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -98,10 +101,12 @@ impl Jwt {
     }
 }
 
-/// The caller of a request.
+/// The caller of a request, as the gate identified it.
 #[derive(Debug, Clone)]
 pub enum Caller {
     Anonymous,
+    /// A valid API key.
+    Developer(Arc<KeyRecord>),
     Staff(Staff),
 }
 
@@ -110,13 +115,13 @@ impl Caller {
     pub fn can_write(&self, agency: &AgencySlug) -> bool {
         match self {
             Caller::Staff(s) => s.role == Role::Admin || s.agency.as_ref() == Some(agency),
-            Caller::Anonymous => false,
+            Caller::Anonymous | Caller::Developer(_) => false,
         }
     }
 
     pub fn require_writer(&self, agency: &AgencySlug) -> Result<&Staff, ApiError> {
         match self {
-            Caller::Anonymous => Err(ApiError::unauthorized(
+            Caller::Anonymous | Caller::Developer(_) => Err(ApiError::unauthorized(
                 "sign in: send Authorization: Bearer <token>",
             )),
             Caller::Staff(s) if self.can_write(agency) => Ok(s),
@@ -130,44 +135,38 @@ impl Caller {
         match self {
             Caller::Staff(s) if s.role == Role::Admin => Ok(s),
             Caller::Staff(_) => Err(ApiError::forbidden("only an admin may do this")),
-            Caller::Anonymous => Err(ApiError::unauthorized(
+            Caller::Anonymous | Caller::Developer(_) => Err(ApiError::unauthorized(
                 "sign in as an admin: send Authorization: Bearer <token>",
             )),
         }
     }
-}
 
-fn caller_of(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("state is registered");
-    let has_key = req.headers().contains_key("x-api-key")
-        || req
-            .query_string()
-            .split('&')
-            .any(|p| p.starts_with("api_key="));
-    if has_key {
-        // API keys arrive with the developer-access work; until then no key is valid.
-        return Err(ApiError::unauthorized("the API key is not valid"));
+    /// The key of a developer's own endpoints (`/v1/me…`).
+    pub fn require_developer(&self) -> Result<&Arc<KeyRecord>, ApiError> {
+        match self {
+            Caller::Developer(k) => Ok(k),
+            _ => Err(ApiError::unauthorized(
+                "send your API key: X-API-Key: gbk_…",
+            )),
+        }
     }
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(Caller::Anonymous);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("the Authorization header is not valid"))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or_else(|| ApiError::unauthorized("use Authorization: Bearer <token>"))?;
-    Ok(Caller::Staff(state.jwt.verify(token.trim())?))
+
+    /// Anyone with a valid key or a staff token: what `registered` datasets ask.
+    pub fn is_registered(&self) -> bool {
+        !matches!(self, Caller::Anonymous)
+    }
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Ready<Result<Self, Self::Error>>;
 
+    /// The gate stores the caller of every API request; other paths are anonymous.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller_of(req))
+        ready(Ok(req
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or(Caller::Anonymous)))
     }
 }

@@ -15,12 +15,58 @@ pub struct Tier {
     pub per_day: Option<u64>,
 }
 
+/// Limits that protect sign-in and self-service from abuse (per client IP or per developer).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Guards {
+    /// Failed `POST /v1/auth/token` attempts per IP per minute before a 429.
+    pub failed_logins_per_minute: u32,
+    /// `POST /v1/developers` per IP per hour.
+    pub signups_per_hour: u32,
+    /// Key creations and rolls per developer per hour.
+    pub key_changes_per_hour: u32,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Self {
+            failed_logins_per_minute: 10,
+            signups_per_hour: 20,
+            key_changes_per_hour: 30,
+        }
+    }
+}
+
+/// An external OpenID Connect issuer whose RS256/ES256 tokens are accepted for staff.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub jwks_url: String,
+    pub audience: String,
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    #[serde(default = "default_agency_claim")]
+    pub agency_claim: String,
+}
+
+fn default_role_claim() -> String {
+    "role".into()
+}
+
+fn default_agency_claim() -> String {
+    "agency".into()
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub listen: String,
     pub database_url: String,
     #[serde(default)]
     pub redis_url: Option<String>,
+    /// Namespace of this deployment's Redis keys and channels.
+    pub redis_prefix: String,
+    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` is believed; everyone else is the socket peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Signs JWTs and keyset cursors; every node must share it. Unset: random per process.
     #[serde(default)]
     pub jwt_secret: Option<SecretString>,
@@ -35,6 +81,10 @@ pub struct Settings {
     #[serde(default)]
     pub upload_dir: Option<String>,
     pub tiers: BTreeMap<String, Tier>,
+    #[serde(default)]
+    pub guards: Guards,
+    #[serde(default)]
+    pub oidc: Option<OidcSettings>,
     /// Log as JSON lines instead of human text.
     pub log_json: bool,
 }
@@ -43,6 +93,7 @@ pub struct Settings {
 struct Defaults {
     listen: &'static str,
     database_url: &'static str,
+    redis_prefix: &'static str,
     jwt_issuer: &'static str,
     jwt_audience: &'static str,
     jwt_ttl_seconds: u64,
@@ -57,6 +108,7 @@ impl Settings {
         let defaults = Defaults {
             listen: "127.0.0.1:8080",
             database_url: "sqlite://gerbang.db",
+            redis_prefix: "gerbang",
             jwt_issuer: "gerbang",
             jwt_audience: "gerbang",
             jwt_ttl_seconds: 3600,

@@ -3,30 +3,89 @@
 //! [`Application::build`] connects, migrates and binds; [`configure`] is the route table.
 pub mod auth;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod gate;
+pub mod keys;
+pub mod limits;
+pub mod metrics;
+pub mod oidc;
 pub mod routes;
 pub mod telemetry;
 pub mod upload;
+pub mod usage;
 
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
+use catalog::accounts::Staff;
+use catalog::developers::KeyChange;
 use catalog::records::cursor::CursorKey;
 use catalog::service::Catalog;
+use ipnet::IpNet;
+use jsonwebtoken::Algorithm;
 use secrecy::ExposeSecret;
 
 use crate::auth::Jwt;
+use crate::cluster::{Cluster, Event};
 use crate::config::Settings;
+use crate::error::ApiError;
+use crate::gate::Policies;
+use crate::keys::KeyVerifier;
+use crate::limits::Limiter;
+use crate::metrics::Metrics;
+use crate::oidc::Oidc;
+use crate::usage::UsageMeter;
 
 /// What every handler can reach.
 pub struct AppState {
     pub catalog: Catalog,
     pub jwt: Jwt,
+    pub oidc: Option<Oidc>,
     pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    pub cluster: Option<Arc<Cluster>>,
+    pub keys: Arc<KeyVerifier>,
+    pub limiter: Arc<Limiter>,
+    pub policies: Policies,
+    pub usage: Arc<UsageMeter>,
+    pub trusted_proxies: Vec<IpNet>,
+    /// Failed sign-ins per client address in the current minute.
+    pub failed_logins: moka::sync::Cache<IpAddr, Arc<AtomicU32>>,
+}
+
+impl AppState {
+    /// Verifies a bearer token: local HS256, or RS256/ES256 from the configured OIDC issuer.
+    pub async fn verify_bearer(&self, token: &str) -> Result<Staff, ApiError> {
+        let invalid = || {
+            ApiError::unauthorized(
+                "the bearer token is invalid or expired; get a new one from /v1/auth/token",
+            )
+        };
+        if token.len() > 8192 {
+            return Err(invalid());
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        match (header.alg, &self.oidc) {
+            (Algorithm::HS256, _) => self.jwt.verify(token),
+            (Algorithm::RS256 | Algorithm::ES256, Some(oidc)) => oidc.verify(token, &header).await,
+            _ => Err(invalid()),
+        }
+    }
+
+    /// Forgets changed keys here and tells the other nodes.
+    pub async fn keys_changed(&self, change: KeyChange) {
+        self.keys.invalidate(&change.hashes, "local").await;
+        if let Some(cluster) = &self.cluster {
+            cluster.publish(&Event::KeysChanged(change.hashes)).await;
+        }
+    }
 }
 
 /// The JWT/cursor secret: configured, else random for this process (tokens then die on restart).
@@ -60,17 +119,59 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         &settings.jwt_audience,
         settings.jwt_ttl_seconds,
     );
+    let metrics = Arc::new(Metrics::default());
+    let cluster = match &settings.redis_url {
+        Some(url) => Some(Cluster::new(
+            url,
+            &settings.redis_prefix,
+            Arc::clone(&metrics),
+        )?),
+        None => None,
+    };
+    let keys = Arc::new(KeyVerifier::new(db.clone(), Arc::clone(&metrics)));
+    if let Some(c) = &cluster {
+        c.spawn_health();
+        let k = Arc::clone(&keys);
+        c.spawn_subscriber(move |event| match event {
+            Event::KeysChanged(hashes) => {
+                let k = Arc::clone(&k);
+                tokio::spawn(async move { k.invalidate(&hashes, "pubsub").await });
+            }
+        });
+        let c = Arc::clone(c);
+        keys.spawn_revocation_poller(move || c.is_subscribed());
+    }
+    let limiter = Arc::new(Limiter::new(cluster.clone(), Arc::clone(&metrics)));
+    limiter.spawn_pruner(Duration::from_secs(60));
+    let oidc = match settings.oidc.clone() {
+        Some(o) => Some(Oidc::start(o).await?),
+        None => None,
+    };
+    let usage = UsageMeter::start(db.clone(), Arc::clone(&metrics));
     let catalog = Catalog::new(db, CursorKey::derive(&secret));
     Ok(AppState {
         catalog,
         jwt,
+        oidc,
+        policies: Policies::from_settings(&settings),
+        trusted_proxies: gate::parse_trusted(&settings.trusted_proxies)?,
         settings,
+        metrics,
+        cluster,
+        keys,
+        limiter,
+        usage,
+        failed_logins: moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(60))
+            .build(),
     })
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -79,24 +180,43 @@ impl Application {
         let listener = TcpListener::bind(&state.settings.listen)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::from(Arc::new(state));
+        let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(app_state.clone())
+                .wrap(actix_web::middleware::from_fn(gate::gate))
                 .wrap(actix_web::middleware::from_fn(routes::cors))
                 .wrap(tracing_actix())
                 .configure(routes::configure)
         })
         .listen(listener)?
+        .shutdown_timeout(30)
         .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Stops the server (gracefully with `handle.stop(true)`).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT or the handle), then stores pending usage.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.state.usage.shutdown().await;
+        if let Some(cluster) = &self.state.cluster {
+            cluster.leave().await;
+        }
+        tracing::info!("stopped; usage counters stored");
+        result
     }
 }
 

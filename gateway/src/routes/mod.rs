@@ -10,6 +10,7 @@ use crate::error::ApiError;
 mod agencies;
 mod auth;
 mod datasets;
+mod developers;
 mod health;
 mod portal;
 mod records;
@@ -26,6 +27,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/v1")
                 .route("/auth/token", web::post().to(auth::create_token))
                 .route("/users", web::post().to(auth::create_user))
+                .route("/developers", web::post().to(developers::register))
+                .route("/developers", web::get().to(developers::list_developers))
+                .route("/developers/{id}", web::patch().to(developers::set_tier))
+                .route("/me", web::get().to(developers::me))
+                .route("/me/keys", web::get().to(developers::list_keys))
+                .route("/me/keys", web::post().to(developers::create_key))
+                .route("/me/keys/{id}", web::delete().to(developers::revoke_key))
+                .route("/me/keys/{id}/roll", web::post().to(developers::roll_key))
+                .route("/me/usage", web::get().to(developers::my_usage))
                 .route("/agencies", web::get().to(agencies::list_agencies))
                 .route("/agencies", web::post().to(agencies::create_agency))
                 .route("/agencies/{agency}", web::get().to(agencies::get_agency))
@@ -41,6 +51,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/datasets/{agency}/{dataset}",
                     web::patch().to(datasets::update_dataset),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/usage",
+                    web::get().to(developers::dataset_usage),
                 )
                 .route(
                     "/datasets/{agency}/{dataset}/versions",

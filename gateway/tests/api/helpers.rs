@@ -11,7 +11,10 @@ pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    _sqlite_dir: Option<tempfile::TempDir>,
+    pub database_url: String,
+    handle: actix_web::dev::ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _sqlite_dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 pub fn backend() -> String {
@@ -45,14 +48,23 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-    if std::env::var("TEST_LOG").is_ok() {
-        gateway::telemetry::init(false);
-    }
     let (database_url, dir) = database_url().await;
-    let mut settings = Settings {
+    spawn_on(database_url, dir.map(std::sync::Arc::new), tweak).await
+}
+
+/// Another node on the same database as `app` (what a load balancer would spread traffic over).
+pub async fn spawn_node_like(app: &TestApp, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(app.database_url.clone(), app._sqlite_dir.clone(), tweak).await
+}
+
+/// The test settings: one node, SQLite or Postgres, no Redis, generous default tiers.
+pub fn test_settings(database_url: String) -> Settings {
+    Settings {
         listen: "127.0.0.1:0".into(),
         database_url,
         redis_url: None,
+        redis_prefix: format!("gerbang-test-{}", uuid::Uuid::new_v4().simple()),
+        trusted_proxies: vec![],
         jwt_secret: Some(
             "test-secret-that-is-long-enough-0123456789"
                 .to_owned()
@@ -64,28 +76,115 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         max_upload_bytes: 1 << 30,
         admin_password: Some(ADMIN_PASSWORD.to_owned().into()),
         upload_dir: None,
-        tiers: BTreeMap::from([(
-            "anonymous".to_owned(),
-            Tier {
-                per_minute: 60,
-                per_day: None,
-            },
-        )]),
+        tiers: BTreeMap::from([
+            (
+                "anonymous".to_owned(),
+                Tier {
+                    per_minute: 6000,
+                    per_day: None,
+                },
+            ),
+            (
+                "free".to_owned(),
+                Tier {
+                    per_minute: 6000,
+                    per_day: Some(100_000),
+                },
+            ),
+            (
+                "partner".to_owned(),
+                Tier {
+                    per_minute: 60_000,
+                    per_day: None,
+                },
+            ),
+        ]),
+        guards: Default::default(),
+        oidc: None,
         log_json: false,
-    };
+    }
+}
+
+pub async fn spawn_on(
+    database_url: String,
+    dir: Option<std::sync::Arc<tempfile::TempDir>>,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        gateway::telemetry::init(false);
+    }
+    let mut settings = test_settings(database_url.clone());
     tweak(&mut settings);
     let state = gateway::prepare_state(settings).await.expect("state");
     let app = gateway::Application::build(state).await.expect("build");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let handle = app.handle();
+    let server = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
+        database_url,
+        handle,
+        server,
         _sqlite_dir: dir,
     }
 }
 
+/// Sets one tier's limits.
+pub fn tier(settings: &mut Settings, name: &str, per_minute: u32, per_day: Option<u64>) {
+    settings.tiers.insert(
+        name.to_owned(),
+        Tier {
+            per_minute,
+            per_day,
+        },
+    );
+}
+
 impl TestApp {
+    /// Stops the server gracefully and waits until it has stored its usage counters.
+    pub async fn stop(self) -> Option<std::sync::Arc<tempfile::TempDir>> {
+        self.handle.stop(true).await;
+        self.server.await.expect("join").expect("server");
+        self._sqlite_dir
+    }
+
+    /// A developer signed up through the API: `(developer id, key id, key)`.
+    pub async fn sign_up(&self, email: &str) -> (String, String, String) {
+        let res = self
+            .client
+            .post(self.url("/v1/developers"))
+            .json(&json!({"email": email, "name": "Dev Uji", "organization": "Komunitas"}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 201, "sign up {email}");
+        let body: Value = res.json().await.unwrap();
+        (
+            body["developer"]["id"].as_str().unwrap().to_owned(),
+            body["api_key"]["id"].as_str().unwrap().to_owned(),
+            body["api_key"]["key"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn get_with_key(&self, path: &str, key: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("X-API-Key", key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The value of one Prometheus sample (`name{labels}`), 0 when absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let text = self.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' ')))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0.0)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -2,6 +2,9 @@
 //! SQLite (default) or Postgres (`GERBANG_TEST_BACKEND=postgres`, a fresh database per test).
 mod auth;
 mod bad_input;
+mod cluster;
+mod developers;
 mod helpers;
+mod oidc;
 mod publishing;
 mod records;

@@ -1,0 +1,110 @@
+//! Prometheus metrics (prometheus-client), rendered at `/metrics`.
+//!
+//! Counters that tests also read to prove a path was (not) taken: e.g. a mistyped key must not
+//! reach `gerbang_key_lookups_total`.
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+pub struct Metrics {
+    registry: Registry,
+    /// Rate-limit decisions by `backend` (local, redis, fallback) and `result`.
+    pub limit_decisions: Family<Labels, Counter>,
+    /// 1 while the shared Redis answers, 0 while this node limits on its own.
+    pub redis_up: Gauge,
+    /// Gateway nodes seen in Redis (the divisor of the fallback limits).
+    pub nodes: Gauge,
+    /// Key verifications that went to the database, by `result` (found, missing).
+    pub key_lookups: Family<Labels, Counter>,
+    /// Keys refused, by `reason` (format, unknown, revoked, expired).
+    pub key_rejections: Family<Labels, Counter>,
+    /// Key-cache invalidations received, by `source` (local, pubsub, poll).
+    pub key_invalidations: Family<Labels, Counter>,
+    /// Usage counters written to the database.
+    pub usage_rows_flushed: Counter,
+    /// Usage flushes that failed and were retried.
+    pub usage_flush_errors: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("gerbang");
+        let up: Gauge = Gauge::default();
+        up.set(1);
+        registry.register("up", "1 while the process serves", up);
+        let limit_decisions = Family::<Labels, Counter>::default();
+        registry.register(
+            "ratelimit_decisions",
+            "Rate-limit decisions by backend and result",
+            limit_decisions.clone(),
+        );
+        let redis_up = Gauge::default();
+        registry.register(
+            "redis_up",
+            "1 while the shared Redis answers (0 also when none is configured)",
+            redis_up.clone(),
+        );
+        let nodes = Gauge::default();
+        nodes.set(1);
+        registry.register("nodes", "Gateway nodes sharing the limits", nodes.clone());
+        let key_lookups = Family::<Labels, Counter>::default();
+        registry.register(
+            "key_lookups",
+            "API-key verifications that reached the database",
+            key_lookups.clone(),
+        );
+        let key_rejections = Family::<Labels, Counter>::default();
+        registry.register(
+            "key_rejections",
+            "API keys refused, by reason",
+            key_rejections.clone(),
+        );
+        let key_invalidations = Family::<Labels, Counter>::default();
+        registry.register(
+            "key_invalidations",
+            "Key-cache invalidations, by source",
+            key_invalidations.clone(),
+        );
+        let usage_rows_flushed = Counter::default();
+        registry.register(
+            "usage_rows_flushed",
+            "Usage counters written to the database",
+            usage_rows_flushed.clone(),
+        );
+        let usage_flush_errors = Counter::default();
+        registry.register(
+            "usage_flush_errors",
+            "Usage flushes that failed and were retried",
+            usage_flush_errors.clone(),
+        );
+        Self {
+            registry,
+            limit_decisions,
+            redis_up,
+            nodes,
+            key_lookups,
+            key_rejections,
+            key_invalidations,
+            usage_rows_flushed,
+            usage_flush_errors,
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+
+    pub fn count(family: &Family<Labels, Counter>, labels: &[(&'static str, &'static str)]) {
+        family.get_or_create(&labels.to_vec()).inc();
+    }
+}

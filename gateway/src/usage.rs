@@ -1,0 +1,133 @@
+//! Usage metering without a database write per request: counters aggregate in memory, a ticker
+//! hands them every second through a bounded channel to one writer, which upserts them in a
+//! single transaction. A failed write keeps its batch and retries; shutdown drains everything.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use catalog::developers::{self, UsageKey};
+use chrono::Utc;
+use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::metrics::Metrics;
+
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+const CHANNEL_BATCHES: usize = 8;
+
+type Batch = Vec<(UsageKey, u64)>;
+
+pub struct UsageMeter {
+    pending: Mutex<HashMap<UsageKey, u64>>,
+    /// Held across a whole flush, so shutdown never races a half-done one.
+    tx: tokio::sync::Mutex<Option<mpsc::Sender<Batch>>>,
+    ticker: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl UsageMeter {
+    /// Starts the ticker and the writer.
+    pub fn start(db: DatabaseConnection, metrics: Arc<Metrics>) -> Arc<Self> {
+        let (tx, rx) = mpsc::channel::<Batch>(CHANNEL_BATCHES);
+        let meter = Arc::new(Self {
+            pending: Mutex::new(HashMap::new()),
+            tx: tokio::sync::Mutex::new(Some(tx)),
+            ticker: Mutex::new(None),
+            writer: Mutex::new(None),
+        });
+        let writer = tokio::spawn(write_batches(db, rx, metrics));
+        let ticker = {
+            let meter = Arc::downgrade(&meter);
+            tokio::spawn(async move {
+                let mut interval = tokio::time::interval(FLUSH_EVERY);
+                loop {
+                    interval.tick().await;
+                    let Some(meter) = meter.upgrade() else { break };
+                    if !meter.flush().await {
+                        break;
+                    }
+                }
+            })
+        };
+        *meter.ticker.lock().expect("lock") = Some(ticker);
+        *meter.writer.lock().expect("lock") = Some(writer);
+        meter
+    }
+
+    /// Counts one request. A map lookup under a short lock; no I/O.
+    pub fn record(&self, key: UsageKey) {
+        *self.pending.lock().expect("lock").entry(key).or_insert(0) += 1;
+    }
+
+    /// Counts not yet handed to the writer, for one developer (merged into `/v1/me/usage`).
+    pub fn pending_for(&self, developer_id: &str) -> Vec<(UsageKey, u64)> {
+        self.pending
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(k, _)| k.developer_id == developer_id)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
+    }
+
+    /// Hands pending counters to the writer; waits when the channel is full (back-pressure on
+    /// the ticker, never on requests). Returns false once the meter is shut down.
+    async fn flush(&self) -> bool {
+        let tx = self.tx.lock().await;
+        self.flush_with(&tx).await
+    }
+
+    async fn flush_with(&self, tx: &Option<mpsc::Sender<Batch>>) -> bool {
+        let Some(tx) = tx else {
+            return false;
+        };
+        let batch: Batch = std::mem::take(&mut *self.pending.lock().expect("lock"))
+            .into_iter()
+            .collect();
+        if batch.is_empty() {
+            return true;
+        }
+        tx.send(batch).await.is_ok()
+    }
+
+    /// Flushes everything and waits until the writer has stored it (graceful shutdown).
+    pub async fn shutdown(&self) {
+        let mut tx = self.tx.lock().await;
+        // Holding the lock: the ticker is not mid-flush, so stopping it loses nothing.
+        if let Some(t) = self.ticker.lock().expect("lock").take() {
+            t.abort();
+        }
+        self.flush_with(&tx).await;
+        tx.take();
+        drop(tx);
+        let writer = self.writer.lock().expect("lock").take();
+        if let Some(w) = writer {
+            let _ = w.await;
+        }
+    }
+}
+
+async fn write_batches(
+    db: DatabaseConnection,
+    mut rx: mpsc::Receiver<Batch>,
+    metrics: Arc<Metrics>,
+) {
+    while let Some(batch) = rx.recv().await {
+        let mut attempt = 0u32;
+        loop {
+            match developers::record_usage(&db, &batch, Utc::now()).await {
+                Ok(()) => {
+                    metrics.usage_rows_flushed.inc_by(batch.len() as u64);
+                    break;
+                }
+                Err(e) => {
+                    attempt += 1;
+                    metrics.usage_flush_errors.inc();
+                    tracing::warn!(error = ?e, attempt, rows = batch.len(), "usage flush failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt.min(25) as u64)).await;
+                }
+            }
+        }
+    }
+}
