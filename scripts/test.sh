@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # The test command: lints, unit tests, then the integration suite on SQLite and on Postgres.
-# Needs Postgres on 127.0.0.1:5432 (trust auth); .ci/run starts it when it is down.
+# Needs Postgres on 127.0.0.1:5432 (trust auth) and Redis on 127.0.0.1:6379 with redis-server on
+# PATH; .ci/run starts them when they are down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+  echo "FATAL: Redis is not reachable at 127.0.0.1:6379; the shared-limit tests cannot run" >&2
+  exit 1
+fi
 
 echo "== unit tests and integration tests on SQLite"
 cargo test --workspace
