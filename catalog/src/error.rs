@@ -119,6 +119,21 @@ impl CatalogError {
         Self::BadRequest(detail.into())
     }
 
+    /// A copy, for when one failure answers several waiters (a single-flight cache): client
+    /// errors keep their sentence; storage errors become `Internal` with their description.
+    pub fn reclone(&self) -> Self {
+        match self {
+            Self::BadRequest(s) => Self::BadRequest(s.clone()),
+            Self::InvalidFilter(s) => Self::InvalidFilter(s.clone()),
+            Self::UnknownColumn(s) => Self::UnknownColumn(s.clone()),
+            Self::Forbidden(s) => Self::Forbidden(s.clone()),
+            Self::NotFound(s) => Self::NotFound(s.clone()),
+            Self::Conflict(s) => Self::Conflict(s.clone()),
+            Self::Unauthorized(s) => Self::Unauthorized(s.clone()),
+            other => Self::Internal(format!("{other:?}")),
+        }
+    }
+
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::NotFound(detail.into())
     }

@@ -26,12 +26,15 @@ const NODE_TTL_SECONDS: u32 = 10;
 pub enum Event {
     /// Keys (by hash) were revoked, rolled or changed tier: drop them from key caches.
     KeysChanged(Vec<String>),
+    /// A dataset's metadata or versions changed: drop what was resolved for it.
+    DatasetChanged { agency: String, dataset: String },
 }
 
 impl Event {
     fn encode(&self) -> String {
         match self {
             Event::KeysChanged(hashes) => format!("keys:{}", hashes.join(",")),
+            Event::DatasetChanged { agency, dataset } => format!("dataset:{agency}/{dataset}"),
         }
     }
 
@@ -44,6 +47,18 @@ impl Event {
                     .map(str::to_owned)
                     .collect(),
             )),
+            "dataset" => {
+                let (agency, dataset) = rest.split_once('/')?;
+                let slug = |s: &str| {
+                    !s.is_empty()
+                        && s.bytes()
+                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                };
+                (slug(agency) && slug(dataset)).then(|| Event::DatasetChanged {
+                    agency: agency.to_owned(),
+                    dataset: dataset.to_owned(),
+                })
+            }
             _ => None,
         }
     }
@@ -282,6 +297,12 @@ mod tests {
             Event::decode("keys:not-a-hash,'; DROP"),
             Some(Event::KeysChanged(vec![]))
         );
+        let d = Event::DatasetChanged {
+            agency: "dlh".into(),
+            dataset: "titik-sampah".into(),
+        };
+        assert_eq!(Event::decode(&d.encode()), Some(d));
+        assert_eq!(Event::decode("dataset:x/Y;"), None);
         assert_eq!(Event::decode("purge:x"), None);
         assert_eq!(Event::decode("nonsense"), None);
     }

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod limits;
 pub mod metrics;
 pub mod oidc;
+pub mod resolved;
 pub mod routes;
 pub mod telemetry;
 pub mod upload;
@@ -41,6 +42,7 @@ use crate::keys::KeyVerifier;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::oidc::Oidc;
+use crate::resolved::ResolvedVersions;
 use crate::usage::UsageMeter;
 
 /// What every handler can reach.
@@ -55,6 +57,7 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     pub policies: Policies,
     pub usage: Arc<UsageMeter>,
+    pub resolved: Arc<ResolvedVersions>,
     pub trusted_proxies: Vec<IpNet>,
     /// Failed sign-ins per client address in the current minute.
     pub failed_logins: moka::sync::Cache<IpAddr, Arc<AtomicU32>>,
@@ -76,6 +79,19 @@ impl AppState {
             (Algorithm::HS256, _) => self.jwt.verify(token),
             (Algorithm::RS256 | Algorithm::ES256, Some(oidc)) => oidc.verify(token, &header).await,
             _ => Err(invalid()),
+        }
+    }
+
+    /// Forgets what was resolved for a dataset here and on the other nodes.
+    pub async fn dataset_changed(&self, agency: &str, dataset: &str) {
+        self.resolved.invalidate(agency, dataset);
+        if let Some(cluster) = &self.cluster {
+            cluster
+                .publish(&Event::DatasetChanged {
+                    agency: agency.to_owned(),
+                    dataset: dataset.to_owned(),
+                })
+                .await;
         }
     }
 
@@ -129,14 +145,17 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         None => None,
     };
     let keys = Arc::new(KeyVerifier::new(db.clone(), Arc::clone(&metrics)));
+    let resolved = Arc::new(ResolvedVersions::default());
     if let Some(c) = &cluster {
         c.spawn_health();
         let k = Arc::clone(&keys);
+        let r = Arc::clone(&resolved);
         c.spawn_subscriber(move |event| match event {
             Event::KeysChanged(hashes) => {
                 let k = Arc::clone(&k);
                 tokio::spawn(async move { k.invalidate(&hashes, "pubsub").await });
             }
+            Event::DatasetChanged { agency, dataset } => r.invalidate(&agency, &dataset),
         });
         let c = Arc::clone(c);
         keys.spawn_revocation_poller(move || c.is_subscribed());
@@ -161,6 +180,7 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         keys,
         limiter,
         usage,
+        resolved,
         failed_logins: moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(60))

@@ -59,7 +59,7 @@ impl Policy {
 
     /// Microseconds between two requests at the steady rate.
     fn emission_us(&self) -> u64 {
-        (self.window_seconds as u64 * 1_000_000) / self.limit as u64
+        ((self.window_seconds as u64 * 1_000_000) / self.limit as u64).max(1)
     }
 }
 
@@ -203,7 +203,7 @@ impl Local {
                 return window(Verdict::QuotaExceeded, 0, 0, seconds_to_midnight_utc());
             }
         }
-        let emission = (policy.window_seconds as u64 * 1_000_000) / limit as u64;
+        let emission = ((policy.window_seconds as u64 * 1_000_000) / limit as u64).max(1);
         match gcra.check_key(&bucket.to_owned()) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();

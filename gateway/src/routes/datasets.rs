@@ -98,10 +98,12 @@ pub async fn update_dataset(
 ) -> ApiResult<HttpResponse> {
     let (agency, dataset) = dataset_path(&path.0, &path.1)?;
     caller.require_writer(&agency)?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .catalog
-            .update_dataset(&agency, &dataset, input.into_inner())
-            .await?,
-    ))
+    let updated = state
+        .catalog
+        .update_dataset(&agency, &dataset, input.into_inner())
+        .await?;
+    state
+        .dataset_changed(agency.as_str(), dataset.as_str())
+        .await;
+    Ok(HttpResponse::Ok().json(updated))
 }

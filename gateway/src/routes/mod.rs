@@ -25,6 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(portal::index))
         .service(
             web::scope("/v1")
+                // the liveness answer behind the gate: what key auth and limits cost (load-tests)
+                .route("/status", web::get().to(health::alive))
                 .route("/auth/token", web::post().to(auth::create_token))
                 .route("/users", web::post().to(auth::create_user))
                 .route("/developers", web::post().to(developers::register))

@@ -33,10 +33,11 @@ pub async fn resolve(
     let (agency, dataset) = dataset_path(agency, dataset)?;
     let v = VersionRef::parse(v)?;
     let see_drafts = caller.can_write(&agency);
-    let (dataset_view, version) = state
-        .catalog
-        .get_version(&agency, &dataset, v, see_drafts)
+    let resolved = state
+        .resolved
+        .get(&state.catalog, &agency, &dataset, v, see_drafts)
         .await?;
+    let (dataset_view, version) = (resolved.0.clone(), resolved.1.clone());
     if dataset_view.access == Access::Registered && matches!(caller, Caller::Anonymous) {
         return Err(ApiError::unauthorized(
             "this dataset is for registered developers: send X-API-Key",
@@ -123,6 +124,9 @@ pub async fn create_version(
         )
         .await?;
     drop(spooled.file);
+    state
+        .dataset_changed(agency.as_str(), dataset.as_str())
+        .await;
     let mut body = serde_json::to_value(&created.version).expect("a version serializes");
     body["warnings"] = serde_json::json!(created.warnings);
     let mut res = HttpResponse::Created();
@@ -162,6 +166,9 @@ pub async fn publish_version(
         .catalog
         .publish_version(&agency, &dataset, number(&path.2)?)
         .await?;
+    state
+        .dataset_changed(agency.as_str(), dataset.as_str())
+        .await;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(v))
@@ -192,6 +199,9 @@ pub async fn deprecate_version(
         .catalog
         .deprecate_version(&agency, &dataset, number(&path.2)?, sunset)
         .await?;
+    state
+        .dataset_changed(agency.as_str(), dataset.as_str())
+        .await;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(v))

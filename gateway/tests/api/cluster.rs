@@ -345,3 +345,32 @@ async fn redis_down_at_start_means_local_limits_not_a_failure() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 10);
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2);
 }
+
+#[tokio::test]
+async fn a_dataset_made_registered_on_one_node_is_closed_on_the_other_within_two_seconds() {
+    require_redis(REDIS);
+    let prefix = format!("gerbang-test-{}", uuid::Uuid::new_v4().simple());
+    let shared = |s: &mut gateway::config::Settings| {
+        s.redis_url = Some(REDIS.to_owned());
+        s.redis_prefix = prefix.clone();
+    };
+    let a = spawn_app_with(shared).await;
+    let b = crate::helpers::spawn_node_like(&a, shared).await;
+    for app in [&a, &b] {
+        eventually(Duration::from_secs(5), async || ready_redis(app).await == "ok").await;
+    }
+    let (token, _) = a.with_reports().await;
+    let records = "/v1/datasets/dinas-pu/laporan/versions/1/records?limit=1";
+    // node B resolves (and caches) the public version
+    assert_eq!(b.get(records).await.status(), 200);
+    let res = a
+        .client
+        .patch(a.url("/v1/datasets/dinas-pu/laporan"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"access": "registered"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    eventually(Duration::from_secs(2), async || b.get(records).await.status() == 401).await;
+}
