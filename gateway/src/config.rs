@@ -17,6 +17,7 @@ pub struct Tier {
 
 /// Limits that protect sign-in and self-service from abuse (per client IP or per developer).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Guards {
     /// Failed `POST /v1/auth/token` attempts per IP per minute before a 429.
     pub failed_logins_per_minute: u32,
@@ -145,5 +146,25 @@ impl Settings {
         }
         figment = figment.merge(Env::prefixed("GERBANG_").split("__"));
         Ok(figment.extract()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_nested_setting_from_the_environment_keeps_the_other_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GERBANG_GUARDS__SIGNUPS_PER_HOUR", "7");
+            jail.set_env("GERBANG_TIERS__FREE__PER_MINUTE", "5");
+            let s = Settings::load(None).expect("settings load");
+            assert_eq!(s.guards.signups_per_hour, 7);
+            assert_eq!(s.guards.failed_logins_per_minute, 10);
+            assert_eq!(s.tiers["free"].per_minute, 5);
+            assert_eq!(s.tiers["free"].per_day, Some(100_000));
+            assert_eq!(s.redis_prefix, "gerbang");
+            Ok(())
+        });
     }
 }
