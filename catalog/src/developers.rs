@@ -78,7 +78,11 @@ impl KeyFormat {
 
     /// Hex SHA-256, the only form in which keys are stored.
     pub fn hash(key: &str) -> String {
-        hex::encode(Sha256::digest(key.as_bytes()))
+        hex::encode(Self::digest(key))
+    }
+
+    pub fn digest(key: &str) -> [u8; 32] {
+        Sha256::digest(key.as_bytes()).into()
     }
 
     pub fn display_prefix(key: &str) -> String {

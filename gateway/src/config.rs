@@ -154,6 +154,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail signature
     fn one_nested_setting_from_the_environment_keeps_the_other_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("GERBANG_GUARDS__SIGNUPS_PER_HOUR", "7");

@@ -11,7 +11,6 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, ResponseError};
-use catalog::developers::UsageKey;
 use ipnet::IpNet;
 
 use crate::auth::Caller;
@@ -50,6 +49,13 @@ impl Policies {
             signup: Policy::per_hour("signup", settings.guards.signups_per_hour),
             key_changes: Policy::per_hour("key-changes", settings.guards.key_changes_per_hour),
         }
+    }
+
+    /// Every policy, each once.
+    pub fn all(&self) -> impl Iterator<Item = &Policy> {
+        self.tiers
+            .values()
+            .chain([&self.anonymous, &self.signup, &self.key_changes])
     }
 
     pub fn anonymous(&self) -> &Policy {
@@ -275,23 +281,14 @@ pub async fn gate(
 }
 
 fn meter(state: &AppState, caller: &Caller, path: &str, status: StatusCode) {
-    let (key_id, developer_id) = match caller {
+    let key = match caller {
         Caller::Staff(_) => return,
-        Caller::Anonymous => (String::new(), String::new()),
-        Caller::Developer(k) => (k.id.clone(), k.developer_id.clone()),
+        Caller::Anonymous => None,
+        Caller::Developer(k) => Some(k),
     };
     // Only answered dataset paths are attributed, so junk paths cannot bloat the table.
-    let (agency, dataset) = match dataset_of(path) {
-        Some((a, d)) if status.as_u16() < 400 => (a.to_owned(), d.to_owned()),
-        _ => (String::new(), String::new()),
-    };
-    state.usage.record(UsageKey {
-        day: chrono::Utc::now().date_naive(),
-        key_id,
-        developer_id,
-        agency,
-        dataset,
-    });
+    let dataset = dataset_of(path).filter(|_| status.as_u16() < 400);
+    state.usage.record(key, dataset);
 }
 
 #[cfg(test)]

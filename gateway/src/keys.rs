@@ -21,10 +21,10 @@ const MISSING_TTL: Duration = Duration::from_secs(30);
 
 struct TtlByOutcome;
 
-impl Expiry<String, Option<Arc<KeyRecord>>> for TtlByOutcome {
+impl Expiry<[u8; 32], Option<Arc<KeyRecord>>> for TtlByOutcome {
     fn expire_after_create(
         &self,
-        _key: &String,
+        _key: &[u8; 32],
         value: &Option<Arc<KeyRecord>>,
         _now: Instant,
     ) -> Option<Duration> {
@@ -38,7 +38,7 @@ impl Expiry<String, Option<Arc<KeyRecord>>> for TtlByOutcome {
 
 pub struct KeyVerifier {
     db: DatabaseConnection,
-    cache: Cache<String, Option<Arc<KeyRecord>>>,
+    cache: Cache<[u8; 32], Option<Arc<KeyRecord>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -67,16 +67,20 @@ impl KeyVerifier {
                 "the API key is not valid: check it for typos (keys look like gbk_…)",
             ));
         }
-        let hash = KeyFormat::hash(key);
-        let lookup = self
-            .cache
-            .try_get_with(hash.clone(), async {
-                let found = developers::find_key(&self.db, &hash).await?;
-                let result = if found.is_some() { "found" } else { "missing" };
-                Metrics::count(&self.metrics.key_lookups, &[("result", result)]);
-                Ok::<_, catalog::CatalogError>(found.map(Arc::new))
-            })
-            .await;
+        let digest = KeyFormat::digest(key);
+        let lookup = match self.cache.get(&digest).await {
+            Some(hit) => Ok(hit),
+            None => {
+                self.cache
+                    .try_get_with(digest, async {
+                        let found = developers::find_key(&self.db, &hex::encode(digest)).await?;
+                        let result = if found.is_some() { "found" } else { "missing" };
+                        Metrics::count(&self.metrics.key_lookups, &[("result", result)]);
+                        Ok::<_, catalog::CatalogError>(found.map(Arc::new))
+                    })
+                    .await
+            }
+        };
         let record = match lookup {
             Ok(r) => r,
             Err(e) => {
@@ -100,7 +104,10 @@ impl KeyVerifier {
     /// Forgets keys (by hash) so the next use reads the database.
     pub async fn invalidate(&self, hashes: &[String], source: &'static str) {
         for h in hashes {
-            self.cache.invalidate(h).await;
+            let mut digest = [0u8; 32];
+            if hex::decode_to_slice(h, &mut digest).is_ok() {
+                self.cache.invalidate(&digest).await;
+            }
         }
         if !hashes.is_empty() {
             Metrics::count(&self.metrics.key_invalidations, &[("source", source)]);

@@ -162,6 +162,10 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
     }
     let limiter = Arc::new(Limiter::new(cluster.clone(), Arc::clone(&metrics)));
     limiter.spawn_pruner(Duration::from_secs(60));
+    let policies = Policies::from_settings(&settings);
+    for p in policies.all() {
+        limiter.watch(p);
+    }
     let oidc = match settings.oidc.clone() {
         Some(o) => Some(Oidc::start(o).await?),
         None => None,
@@ -172,7 +176,7 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         catalog,
         jwt,
         oidc,
-        policies: Policies::from_settings(&settings),
+        policies,
         trusted_proxies: gate::parse_trusted(&settings.trusted_proxies)?,
         settings,
         metrics,

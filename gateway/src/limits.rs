@@ -22,10 +22,11 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::cluster::{Cluster, CALL_TIMEOUT};
-use crate::metrics::Metrics;
+use crate::metrics::{Backend, Metrics};
 
-/// A limit: `limit` requests per `window_seconds`, with an optional daily quota.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A limit: `limit` requests per `window_seconds`, with an optional daily quota. Built once at
+/// start, with its in-process limiter and its constant header values.
+#[derive(Clone)]
 pub struct Policy {
     /// Distinguishes buckets: `tier:free`, `signup`, …
     pub name: String,
@@ -34,27 +35,59 @@ pub struct Policy {
     pub window_seconds: u32,
     pub limit: u32,
     pub per_day: Option<u64>,
+    /// The in-process limiter at the full limit (one node, or no Redis).
+    local: Arc<Gcra>,
+    limit_header: HeaderValue,
+    policy_header: HeaderValue,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.name)
+            .field("limit", &self.limit)
+            .field("window_seconds", &self.window_seconds)
+            .field("per_day", &self.per_day)
+            .finish()
+    }
+}
+
+fn gcra(limit: u32, window_seconds: u32) -> Arc<Gcra> {
+    let period = Duration::from_micros((window_seconds as u64 * 1_000_000 / limit as u64).max(1));
+    let quota = Quota::with_period(period)
+        .expect("period is positive")
+        .allow_burst(NonZeroU32::new(limit).expect("limit ≥ 1"));
+    Arc::new(RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>())
 }
 
 impl Policy {
-    pub fn per_minute(name: impl Into<String>, limit: u32, per_day: Option<u64>) -> Self {
+    fn new(
+        name: String,
+        window_name: &'static str,
+        window_seconds: u32,
+        limit: u32,
+        per_day: Option<u64>,
+    ) -> Self {
+        let limit = limit.max(1);
+        let header = |s: String| HeaderValue::from_str(&s).expect("ASCII");
         Self {
-            name: name.into(),
-            window_name: "minute",
-            window_seconds: 60,
-            limit: limit.max(1),
+            local: gcra(limit, window_seconds),
+            limit_header: header(limit.to_string()),
+            policy_header: header(format!("\"{window_name}\";q={limit};w={window_seconds}")),
+            name,
+            window_name,
+            window_seconds,
+            limit,
             per_day,
         }
     }
 
+    pub fn per_minute(name: impl Into<String>, limit: u32, per_day: Option<u64>) -> Self {
+        Self::new(name.into(), "minute", 60, limit, per_day)
+    }
+
     pub fn per_hour(name: impl Into<String>, limit: u32) -> Self {
-        Self {
-            name: name.into(),
-            window_name: "hour",
-            window_seconds: 3600,
-            limit: limit.max(1),
-            per_day: None,
-        }
+        Self::new(name.into(), "hour", 3600, limit, None)
     }
 
     /// Microseconds between two requests at the steady rate.
@@ -72,6 +105,12 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    /// The in-process key: a 64-bit hash (no allocation per request).
+    fn local_key(&self) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(self)
+    }
+
     fn id(&self) -> String {
         match self {
             Bucket::Key(k) => format!("k:{k}"),
@@ -92,6 +131,8 @@ pub enum Verdict {
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub verdict: Verdict,
+    limit_header: Option<HeaderValue>,
+    policy_header: Option<HeaderValue>,
     pub limit: u32,
     pub remaining: u32,
     pub window_name: &'static str,
@@ -109,28 +150,37 @@ impl Decision {
 
     /// Adds the contract's rate-limit headers.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        let mut put = |name: &'static str, value: String| {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(HeaderName::from_static(name), v);
-            }
-        };
-        put("ratelimit-limit", self.limit.to_string());
-        put("ratelimit-remaining", self.remaining.to_string());
-        put("ratelimit-reset", self.reset_seconds.to_string());
-        put(
-            "ratelimit-policy",
-            format!(
+        let number = |n: u64| HeaderValue::from(n);
+        headers.insert(
+            HeaderName::from_static("ratelimit-limit"),
+            self.limit_header
+                .clone()
+                .unwrap_or_else(|| number(self.limit as u64)),
+        );
+        headers.insert(
+            HeaderName::from_static("ratelimit-remaining"),
+            number(self.remaining as u64),
+        );
+        headers.insert(
+            HeaderName::from_static("ratelimit-reset"),
+            number(self.reset_seconds),
+        );
+        let policy = self.policy_header.clone().or_else(|| {
+            HeaderValue::from_str(&format!(
                 "\"{}\";q={};w={}",
                 self.window_name, self.limit, self.window_seconds
-            ),
-        );
-        put(
-            "ratelimit",
-            format!(
-                "\"{}\";r={};t={}",
-                self.window_name, self.remaining, self.reset_seconds
-            ),
-        );
+            ))
+            .ok()
+        });
+        if let Some(p) = policy {
+            headers.insert(HeaderName::from_static("ratelimit-policy"), p);
+        }
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "\"{}\";r={};t={}",
+            self.window_name, self.remaining, self.reset_seconds
+        )) {
+            headers.insert(HeaderName::from_static("ratelimit"), v);
+        }
     }
 }
 
@@ -147,47 +197,50 @@ fn seconds_to_midnight_utc() -> u64 {
     (tomorrow - now).num_seconds().max(1) as u64
 }
 
-type Gcra =
-    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+type Gcra = RateLimiter<u64, DefaultKeyedStateStore<u64>, DefaultClock, StateInformationMiddleware>;
 
-/// In-process limits: one governor keyed limiter per (policy, divisor), and daily counters.
+/// In-process limits: each policy's own limiter (full limit), limiters at limit ÷ nodes made on
+/// demand for the Redis fallback, and daily counters.
 #[derive(Default)]
 struct Local {
-    limiters: RwLock<HashMap<(String, u32), Arc<Gcra>>>,
-    /// bucket id → (day, requests allowed that day)
-    quotas: DashMap<String, (NaiveDate, u64)>,
+    divided: RwLock<HashMap<(String, u32), Arc<Gcra>>>,
+    /// The policies' own limiters, for pruning.
+    watched: RwLock<Vec<Arc<Gcra>>>,
+    /// bucket key → (day, requests allowed that day)
+    quotas: DashMap<u64, (NaiveDate, u64)>,
 }
 
 impl Local {
     fn limiter(&self, policy: &Policy, divisor: u32) -> (Arc<Gcra>, u32) {
-        let limit = (policy.limit / divisor.max(1)).max(1);
+        if divisor <= 1 {
+            return (Arc::clone(&policy.local), policy.limit);
+        }
+        let limit = (policy.limit / divisor).max(1);
         let id = (policy.name.clone(), divisor);
-        if let Some(l) = self.limiters.read().expect("lock").get(&id) {
+        if let Some(l) = self.divided.read().expect("lock").get(&id) {
             return (Arc::clone(l), limit);
         }
-        let period =
-            Duration::from_micros((policy.window_seconds as u64 * 1_000_000 / limit as u64).max(1));
-        let quota = Quota::with_period(period)
-            .expect("period is positive")
-            .allow_burst(NonZeroU32::new(limit).expect("limit ≥ 1"));
-        let gcra =
-            Arc::new(RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>());
-        let mut map = self.limiters.write().expect("lock");
-        let l = map.entry(id).or_insert(gcra);
+        let mut map = self.divided.write().expect("lock");
+        let l = map
+            .entry(id)
+            .or_insert_with(|| gcra(limit, policy.window_seconds));
         (Arc::clone(l), limit)
     }
 
-    fn quota_used(&self, bucket: &str, today: NaiveDate) -> u64 {
+    fn quota_used(&self, bucket: u64, today: NaiveDate) -> u64 {
         self.quotas
-            .get(bucket)
+            .get(&bucket)
             .filter(|e| e.0 == today)
             .map(|e| e.1)
             .unwrap_or(0)
     }
 
-    fn check(&self, bucket: &str, policy: &Policy, divisor: u32) -> Decision {
+    fn check(&self, bucket: u64, policy: &Policy, divisor: u32) -> Decision {
         let (gcra, limit) = self.limiter(policy, divisor);
+        let full = divisor <= 1;
         let window = |verdict, remaining, reset_seconds, retry_after| Decision {
+            limit_header: full.then(|| policy.limit_header.clone()),
+            policy_header: full.then(|| policy.policy_header.clone()),
             verdict,
             limit,
             remaining,
@@ -204,11 +257,11 @@ impl Local {
             }
         }
         let emission = ((policy.window_seconds as u64 * 1_000_000) / limit as u64).max(1);
-        match gcra.check_key(&bucket.to_owned()) {
+        match gcra.check_key(&bucket) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 if policy.per_day.is_some() {
-                    let mut e = self.quotas.entry(bucket.to_owned()).or_insert((today, 0));
+                    let mut e = self.quotas.entry(bucket).or_insert((today, 0));
                     if e.0 != today {
                         *e = (today, 0);
                     }
@@ -227,23 +280,31 @@ impl Local {
     }
 
     /// Sets a bucket's count for today when it is unknown (a node's first sight of a key today).
-    fn seed_quota(&self, bucket: &str, today: NaiveDate, used: u64) {
-        let mut e = self
-            .quotas
-            .entry(bucket.to_owned())
-            .or_insert((today, used));
+    fn seed_quota(&self, bucket: u64, today: NaiveDate, used: u64) {
+        let mut e = self.quotas.entry(bucket).or_insert((today, used));
         if e.0 != today {
             *e = (today, used);
         }
     }
 
-    fn knows_today(&self, bucket: &str, today: NaiveDate) -> bool {
-        self.quotas.get(bucket).is_some_and(|e| e.0 == today)
+    fn knows_today(&self, bucket: u64, today: NaiveDate) -> bool {
+        self.quotas.get(&bucket).is_some_and(|e| e.0 == today)
+    }
+
+    fn all(&self) -> Vec<Arc<Gcra>> {
+        let divided = self.divided.read().expect("lock");
+        self.watched
+            .read()
+            .expect("lock")
+            .iter()
+            .chain(divided.values())
+            .cloned()
+            .collect()
     }
 
     /// Drops idle state so a flood of distinct clients cannot grow memory without bound.
     fn prune(&self) {
-        for gcra in self.limiters.read().expect("lock").values() {
+        for gcra in self.all() {
             gcra.retain_recent();
             gcra.shrink_to_fit();
         }
@@ -252,13 +313,9 @@ impl Local {
         self.quotas.shrink_to_fit();
     }
 
+    #[cfg(test)]
     fn len(&self) -> usize {
-        self.limiters
-            .read()
-            .expect("lock")
-            .values()
-            .map(|g| g.len())
-            .sum()
+        self.all().iter().map(|g| g.len()).sum()
     }
 }
 
@@ -310,24 +367,31 @@ impl Limiter {
 
     /// One decision for `bucket` under `policy`: shared when Redis is up, else local.
     pub async fn check(&self, bucket: &Bucket, policy: &Policy) -> Decision {
-        let id = bucket.id();
         let (decision, backend) = match &self.cluster {
-            None => (self.local.check(&id, policy, 1), "local"),
-            Some(cluster) => match self.check_shared(cluster, &id, policy).await {
-                Some(d) => (d, "redis"),
-                None => (self.local.check(&id, policy, cluster.nodes()), "fallback"),
+            None => (
+                self.local.check(bucket.local_key(), policy, 1),
+                Backend::Local,
+            ),
+            Some(cluster) => match self.check_shared(cluster, &bucket.id(), policy).await {
+                Some(d) => (d, Backend::Redis),
+                None => (
+                    self.local
+                        .check(bucket.local_key(), policy, cluster.nodes()),
+                    Backend::Fallback,
+                ),
             },
         };
-        let result = match decision.verdict {
-            Verdict::Allowed => "allowed",
-            Verdict::RateLimited => "limited",
-            Verdict::QuotaExceeded => "quota",
-        };
-        Metrics::count(
-            &self.metrics.limit_decisions,
-            &[("backend", backend), ("result", result)],
-        );
+        self.metrics.decision(backend, decision.verdict);
         decision
+    }
+
+    /// Lets the pruner reach a policy's own limiter.
+    pub fn watch(&self, policy: &Policy) {
+        self.local
+            .watched
+            .write()
+            .expect("lock")
+            .push(Arc::clone(&policy.local));
     }
 
     async fn check_shared(&self, cluster: &Cluster, id: &str, policy: &Policy) -> Option<Decision> {
@@ -372,6 +436,8 @@ impl Limiter {
         };
         Some(Decision {
             verdict,
+            limit_header: Some(policy.limit_header.clone()),
+            policy_header: Some(policy.policy_header.clone()),
             limit: policy.limit,
             remaining,
             window_name: policy.window_name,
@@ -388,12 +454,12 @@ impl Limiter {
             && self.cluster.is_none()
             && !self
                 .local
-                .knows_today(&bucket.id(), Utc::now().date_naive())
+                .knows_today(bucket.local_key(), Utc::now().date_naive())
     }
 
     pub fn seed_quota(&self, bucket: &Bucket, used: u64) {
         self.local
-            .seed_quota(&bucket.id(), Utc::now().date_naive(), used);
+            .seed_quota(bucket.local_key(), Utc::now().date_naive(), used);
     }
 
     /// Requests counted today against the bucket's daily quota.
@@ -412,7 +478,7 @@ impl Limiter {
                 }
             }
         }
-        self.local.quota_used(&id, today)
+        self.local.quota_used(bucket.local_key(), today)
     }
 
     /// Prunes idle local state every `every`; runs until the process ends.
@@ -426,15 +492,6 @@ impl Limiter {
                 this.local.prune();
             }
         });
-    }
-
-    /// Keys currently held by the local limiters (for tests of pruning).
-    pub fn local_len(&self) -> usize {
-        self.local.len()
-    }
-
-    pub fn prune_now(&self) {
-        self.local.prune();
     }
 }
 
@@ -457,9 +514,9 @@ mod tests {
     fn a_burst_counts_down_then_limits_with_a_real_wait() {
         let local = Local::default();
         let p = Policy::per_minute("t", 5, None);
-        let remaining: Vec<u32> = (0..5).map(|_| local.check("b", &p, 1).remaining).collect();
+        let remaining: Vec<u32> = (0..5).map(|_| local.check(1, &p, 1).remaining).collect();
         assert_eq!(remaining, [4, 3, 2, 1, 0]);
-        let denied = local.check("b", &p, 1);
+        let denied = local.check(1, &p, 1);
         assert_eq!(denied.verdict, Verdict::RateLimited);
         // one request frees every 12 s; the first was just now
         assert!((11..=12).contains(&denied.retry_after), "{denied:?}");
@@ -474,7 +531,7 @@ mod tests {
             ]
         );
         // another bucket is untouched
-        assert_eq!(local.check("c", &p, 1).remaining, 4);
+        assert_eq!(local.check(2, &p, 1).remaining, 4);
     }
 
     #[test]
@@ -482,9 +539,9 @@ mod tests {
         let local = Local::default();
         let p = Policy::per_minute("t", 100, Some(3));
         for _ in 0..3 {
-            assert!(local.check("b", &p, 1).allowed());
+            assert!(local.check(1, &p, 1).allowed());
         }
-        let d = local.check("b", &p, 1);
+        let d = local.check(1, &p, 1);
         assert_eq!(d.verdict, Verdict::QuotaExceeded);
         assert!(d.retry_after >= 1 && d.retry_after <= 86_400);
     }
@@ -493,9 +550,7 @@ mod tests {
     fn fallback_divides_the_limit_by_the_nodes() {
         let local = Local::default();
         let p = Policy::per_minute("t", 10, None);
-        let allowed = (0..10)
-            .filter(|_| local.check("b", &p, 3).allowed())
-            .count();
+        let allowed = (0..10).filter(|_| local.check(1, &p, 3).allowed()).count();
         assert_eq!(allowed, 3);
     }
 
@@ -503,8 +558,9 @@ mod tests {
     fn pruning_forgets_idle_clients() {
         let local = Local::default();
         let p = Policy::per_minute("t", 6000, None);
+        local.watched.write().unwrap().push(Arc::clone(&p.local));
         for i in 0..1000u32 {
-            local.check(&format!("ip:{i}"), &p, 1);
+            local.check(i as u64, &p, 1);
         }
         assert_eq!(local.len(), 1000);
         // 6000/min refills a cell every 10 ms: after 30 ms every bucket is full again

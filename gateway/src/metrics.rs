@@ -10,6 +10,14 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, &'static str)>;
 
+/// Where a rate-limit decision was made.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Local = 0,
+    Redis = 1,
+    Fallback = 2,
+}
+
 pub struct Metrics {
     registry: Registry,
     /// Rate-limit decisions by `backend` (local, redis, fallback) and `result`.
@@ -28,6 +36,8 @@ pub struct Metrics {
     pub usage_rows_flushed: Counter,
     /// Usage flushes that failed and were retried.
     pub usage_flush_errors: Counter,
+    /// `limit_decisions` resolved once per (backend, result): the hot path only increments.
+    decisions: [[Counter; 3]; 3],
 }
 
 impl Default for Metrics {
@@ -81,8 +91,16 @@ impl Default for Metrics {
             "Usage flushes that failed and were retried",
             usage_flush_errors.clone(),
         );
+        let decisions = ["local", "redis", "fallback"].map(|backend| {
+            ["allowed", "limited", "quota"].map(|result| {
+                limit_decisions
+                    .get_or_create(&vec![("backend", backend), ("result", result)])
+                    .clone()
+            })
+        });
         Self {
             registry,
+            decisions,
             limit_decisions,
             redis_up,
             nodes,
@@ -102,6 +120,15 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
         out
+    }
+
+    pub fn decision(&self, backend: Backend, verdict: crate::limits::Verdict) {
+        let result = match verdict {
+            crate::limits::Verdict::Allowed => 0,
+            crate::limits::Verdict::RateLimited => 1,
+            crate::limits::Verdict::QuotaExceeded => 2,
+        };
+        self.decisions[backend as usize][result].inc();
     }
 
     pub fn count(family: &Family<Labels, Counter>, labels: &[(&'static str, &'static str)]) {

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use catalog::developers::{self, UsageKey};
-use chrono::Utc;
+use catalog::developers::{self, KeyRecord, UsageKey};
+use chrono::{NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -18,8 +18,51 @@ const CHANNEL_BATCHES: usize = 8;
 
 type Batch = Vec<(UsageKey, u64)>;
 
+/// A key, compared by id; cloning it is a reference count, not a copy of its strings.
+#[derive(Clone)]
+struct ById(Arc<KeyRecord>);
+
+impl PartialEq for ById {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for ById {}
+
+impl std::hash::Hash for ById {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+/// A counter in memory: cheap to build per request.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Pending {
+    day: NaiveDate,
+    key: Option<ById>,
+    dataset: Option<(String, String)>,
+}
+
+impl Pending {
+    fn to_usage_key(&self) -> UsageKey {
+        let (key_id, developer_id) = match &self.key {
+            Some(k) => (k.0.id.clone(), k.0.developer_id.clone()),
+            None => (String::new(), String::new()),
+        };
+        let (agency, dataset) = self.dataset.clone().unwrap_or_default();
+        UsageKey {
+            day: self.day,
+            key_id,
+            developer_id,
+            agency,
+            dataset,
+        }
+    }
+}
+
 pub struct UsageMeter {
-    pending: Mutex<HashMap<UsageKey, u64>>,
+    pending: Mutex<HashMap<Pending, u64>>,
     /// Held across a whole flush, so shutdown never races a half-done one.
     tx: tokio::sync::Mutex<Option<mpsc::Sender<Batch>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
@@ -55,9 +98,20 @@ impl UsageMeter {
         meter
     }
 
-    /// Counts one request. A map lookup under a short lock; no I/O.
-    pub fn record(&self, key: UsageKey) {
-        *self.pending.lock().expect("lock").entry(key).or_insert(0) += 1;
+    /// Counts one request by `key` (none: anonymous) on `dataset` (agency, dataset), today.
+    /// A map update under a short lock; no I/O.
+    pub fn record(&self, key: Option<&Arc<KeyRecord>>, dataset: Option<(&str, &str)>) {
+        let pending = Pending {
+            day: Utc::now().date_naive(),
+            key: key.map(|k| ById(Arc::clone(k))),
+            dataset: dataset.map(|(a, d)| (a.to_owned(), d.to_owned())),
+        };
+        *self
+            .pending
+            .lock()
+            .expect("lock")
+            .entry(pending)
+            .or_insert(0) += 1;
     }
 
     /// Counts not yet handed to the writer, for one developer (merged into `/v1/me/usage`).
@@ -66,8 +120,12 @@ impl UsageMeter {
             .lock()
             .expect("lock")
             .iter()
-            .filter(|(k, _)| k.developer_id == developer_id)
-            .map(|(k, n)| (k.clone(), *n))
+            .filter(|(k, _)| {
+                k.key
+                    .as_ref()
+                    .is_some_and(|k| k.0.developer_id == developer_id)
+            })
+            .map(|(k, n)| (k.to_usage_key(), *n))
             .collect()
     }
 
@@ -84,6 +142,7 @@ impl UsageMeter {
         };
         let batch: Batch = std::mem::take(&mut *self.pending.lock().expect("lock"))
             .into_iter()
+            .map(|(k, n)| (k.to_usage_key(), n))
             .collect();
         if batch.is_empty() {
             return true;

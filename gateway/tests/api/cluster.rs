@@ -357,7 +357,10 @@ async fn a_dataset_made_registered_on_one_node_is_closed_on_the_other_within_two
     let a = spawn_app_with(shared).await;
     let b = crate::helpers::spawn_node_like(&a, shared).await;
     for app in [&a, &b] {
-        eventually(Duration::from_secs(5), async || ready_redis(app).await == "ok").await;
+        eventually(Duration::from_secs(5), async || {
+            ready_redis(app).await == "ok"
+        })
+        .await;
     }
     let (token, _) = a.with_reports().await;
     let records = "/v1/datasets/dinas-pu/laporan/versions/1/records?limit=1";
@@ -372,5 +375,8 @@ async fn a_dataset_made_registered_on_one_node_is_closed_on_the_other_within_two
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    eventually(Duration::from_secs(2), async || b.get(records).await.status() == 401).await;
+    eventually(Duration::from_secs(2), async || {
+        b.get(records).await.status() == 401
+    })
+    .await;
 }
