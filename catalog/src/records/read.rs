@@ -123,16 +123,19 @@ fn like_pattern(text: &str) -> String {
 enum Access {
     /// Let the database pick indexes for the filters.
     Free,
-    /// SQLite only: make filter columns unindexable (`+col`), so the index of the first sort
-    /// column is walked in order and the scan stops at the page's end. Chosen when the
-    /// filters match many rows, which SQLite's planner cannot see (it would sort them all).
-    WalkOrderIndex,
+    /// SQLite only: make filters on other columns unindexable (`+col`), so the index of the
+    /// first sort column (this one; its own range filters stay indexable) is walked in order
+    /// and the scan stops at the page's end. Chosen when the filters match many rows, which
+    /// SQLite's planner cannot see (it would sort them all).
+    WalkOrderIndex(ColRef),
 }
 
 fn filter_expr(backend: DatabaseBackend, f: &Filter, access: Access) -> SimpleExpr {
     let c = match access {
-        Access::Free => col_expr(f.col),
-        Access::WalkOrderIndex => Expr::expr(Expr::cust_with_expr("+?", col_expr(f.col))),
+        Access::WalkOrderIndex(walked) if walked != f.col => {
+            Expr::expr(Expr::cust_with_expr("+?", col_expr(f.col)))
+        }
+        _ => col_expr(f.col),
     };
     let one = || stored_value(&f.values[0]);
     match f.op {
@@ -184,25 +187,32 @@ fn selection_condition(
             }
             _ => {
                 let fts = table.layout.fts_table();
-                let matcher = sel
-                    .q
-                    .iter()
-                    .map(|w| format!("\"{w}\""))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let sub = Query::select()
-                    .expr(Expr::cust("rowid"))
-                    .from(Alias::new(&fts))
-                    .and_where(Expr::cust_with_values(
-                        format!("\"{fts}\" MATCH ?"),
-                        [Value::String(Some(Box::new(matcher)))],
-                    ))
-                    .to_owned();
-                let id = match access {
-                    Access::Free => col("_id".into()),
-                    Access::WalkOrderIndex => Expr::expr(Expr::cust("+\"_id\"")),
-                };
-                cond = cond.add(id.in_subquery(sub));
+                let matches = Expr::cust_with_values(
+                    format!("\"{fts}\" MATCH ?"),
+                    [Value::String(Some(Box::new(fts_matcher(&sel.q))))],
+                );
+                cond = cond.add(match access {
+                    // few matches: the matching rowids, looked up by key
+                    Access::Free => col("_id".into()).in_subquery(
+                        Query::select()
+                            .expr(Expr::cust("rowid"))
+                            .from(Alias::new(&fts))
+                            .and_where(matches)
+                            .to_owned(),
+                    ),
+                    // many: each row met on the sort index asks the index for its own rowid
+                    Access::WalkOrderIndex(_) => Expr::exists(
+                        Query::select()
+                            .expr(Expr::val(1))
+                            .from(Alias::new(&fts))
+                            .and_where(Expr::cust(format!(
+                                "\"{fts}\".rowid = \"{}\".\"_id\"",
+                                table.layout.table
+                            )))
+                            .and_where(matches)
+                            .to_owned(),
+                    ),
+                });
             }
         }
     }
@@ -407,6 +417,15 @@ fn decode_cursor(
     Ok((hash, payload))
 }
 
+/// An FTS5 query: every word, each quoted (so operators in the input are only words).
+fn fts_matcher(words: &[String]) -> String {
+    words
+        .iter()
+        .map(|w| format!("\"{w}\""))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Past this many matches, walking the sort index beats sorting the matches.
 const MANY_MATCHES: u64 = 5000;
 
@@ -424,36 +443,64 @@ async fn choose_access(
         return Ok(Access::Free);
     }
     let schema = table.schema();
-    let walkable = match query.order.first().map(|t| t.col) {
+    let walked = match query.order.first().map(|t| t.col) {
         // text columns are indexed only when short, which the schema does not record
-        Some(ColRef::Field(i)) => {
-            !is_nullable(schema, ColRef::Field(i))
-                && schema.fields[i].field_type != FieldType::String
+        Some(c @ ColRef::Field(i))
+            if !is_nullable(schema, c) && schema.fields[i].field_type != FieldType::String =>
+        {
+            c
         }
-        _ => false,
+        _ => return Ok(Access::Free),
     };
-    if !walkable {
+    // Filters on the sort column alone are already a range of its index.
+    if sel.q.is_empty() && sel.filters.iter().all(|f| f.col == walked) {
         return Ok(Access::Free);
     }
-    let probe = Query::select()
-        .expr(Expr::val(1))
-        .from(Alias::new(&table.layout.table))
-        .cond_where(selection_condition(backend, table, sel, Access::Free)?)
-        .limit(MANY_MATCHES)
-        .to_owned();
-    let mut stmt = backend.build(&probe);
+    // Each part is probed alone (capped): the other columns' filters, then the words. Walking
+    // pays when every part matches many rows.
+    let others: Vec<&Filter> = sel.filters.iter().filter(|f| f.col != walked).collect();
+    if !others.is_empty() {
+        let mut cond = Condition::all();
+        for f in others {
+            cond = cond.add(filter_expr(backend, f, Access::Free));
+        }
+        let probe = Query::select()
+            .expr(Expr::val(1))
+            .from(Alias::new(&table.layout.table))
+            .cond_where(cond)
+            .limit(MANY_MATCHES)
+            .to_owned();
+        if count_capped(db, backend.build(&probe)).await? < MANY_MATCHES {
+            return Ok(Access::Free);
+        }
+    }
+    if !sel.q.is_empty() {
+        let fts = table.layout.fts_table();
+        let probe = Query::select()
+            .expr(Expr::val(1))
+            .from(Alias::new(&fts))
+            .and_where(Expr::cust_with_values(
+                format!("\"{fts}\" MATCH ?"),
+                [Value::String(Some(Box::new(fts_matcher(&sel.q))))],
+            ))
+            .limit(MANY_MATCHES)
+            .to_owned();
+        if count_capped(db, backend.build(&probe)).await? < MANY_MATCHES {
+            return Ok(Access::Free);
+        }
+    }
+    Ok(Access::WalkOrderIndex(walked))
+}
+
+async fn count_capped(db: &DatabaseConnection, mut stmt: sea_orm::Statement) -> Result<u64> {
     stmt.sql = format!("SELECT count(*) FROM ({})", stmt.sql);
-    let counted = db
+    Ok(db
         .query_one(stmt)
         .await?
         .map(|r| r.try_get_by_index::<i64>(0))
         .transpose()?
-        .unwrap_or(0);
-    Ok(if counted as u64 >= MANY_MATCHES {
-        Access::WalkOrderIndex
-    } else {
-        Access::Free
-    })
+        .unwrap_or(0)
+        .max(0) as u64)
 }
 
 /// One page of records, with the next cursor and, when asked, the total.
@@ -731,8 +778,13 @@ mod plan_tests {
         };
         assert_eq!(q(Access::Free), r#"SELECT 1 FROM "t" WHERE "c1" = 'a'"#);
         assert_eq!(
-            q(Access::WalkOrderIndex),
+            q(Access::WalkOrderIndex(ColRef::Field(0))),
             r#"SELECT 1 FROM "t" WHERE (+"c1") = 'a'"#
+        );
+        // a filter on the walked column stays a range of its index
+        assert_eq!(
+            q(Access::WalkOrderIndex(ColRef::Field(1))),
+            r#"SELECT 1 FROM "t" WHERE "c1" = 'a'"#
         );
     }
 }
