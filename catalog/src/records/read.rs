@@ -180,8 +180,9 @@ fn selection_condition(
         match backend {
             DatabaseBackend::Postgres => {
                 let words = sel.q.join(" ");
+                let doc = table.layout.pg_fts_document().expect("text fields exist");
                 cond = cond.add(Expr::cust_with_values(
-                    "\"_fts\" @@ plainto_tsquery('simple', $1)",
+                    format!("{doc} @@ plainto_tsquery('simple', $1)"),
                     [Value::String(Some(Box::new(words)))],
                 ));
             }
