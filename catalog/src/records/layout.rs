@@ -88,6 +88,21 @@ impl Layout {
                 t.col(ColumnDef::new(Alias::new(Self::off_col(i))).integer());
             }
         }
+        let text = self.text_fields();
+        if backend == DatabaseBackend::Postgres && !text.is_empty() {
+            let doc = text
+                .iter()
+                .map(|i| format!("coalesce({}, '')", Self::col(*i)))
+                .collect::<Vec<_>>()
+                .join(" || ' ' || ");
+            t.col(
+                ColumnDef::new(Alias::new("_fts"))
+                    .custom(Alias::new("tsvector"))
+                    .extra(format!(
+                        "GENERATED ALWAYS AS (to_tsvector('simple', {doc})) STORED"
+                    )),
+            );
+        }
         t.to_owned()
     }
 
@@ -110,22 +125,6 @@ impl Layout {
                     .to_owned()
             })
             .collect()
-    }
-
-    /// Postgres: the searchable document of a row, `to_tsvector('simple', …)` over its text
-    /// columns. The GIN index is built on this exact expression and queries repeat it, so
-    /// nothing is stored per row and the load does not compute it.
-    pub fn pg_fts_document(&self) -> Option<String> {
-        let text = self.text_fields();
-        if text.is_empty() {
-            return None;
-        }
-        let doc = text
-            .iter()
-            .map(|i| format!("coalesce(\"{}\", '')", Self::col(*i)))
-            .collect::<Vec<_>>()
-            .join(" || ' ' || ");
-        Some(format!("to_tsvector('simple', {doc})"))
     }
 
     /// Statements that build the full-text index once the rows are in.
@@ -151,10 +150,8 @@ impl Layout {
                 ]
             }
             _ => vec![format!(
-                "CREATE INDEX \"{}_fts\" ON \"{}\" USING GIN (({}))",
-                self.table,
-                self.table,
-                self.pg_fts_document().expect("text fields exist")
+                "CREATE INDEX \"{}_fts\" ON \"{}\" USING GIN (_fts)",
+                self.table, self.table
             )],
         }
     }

@@ -180,9 +180,8 @@ fn selection_condition(
         match backend {
             DatabaseBackend::Postgres => {
                 let words = sel.q.join(" ");
-                let doc = table.layout.pg_fts_document().expect("text fields exist");
                 cond = cond.add(Expr::cust_with_values(
-                    format!("{doc} @@ plainto_tsquery('simple', $1)"),
+                    "\"_fts\" @@ plainto_tsquery('simple', $1)",
                     [Value::String(Some(Box::new(words)))],
                 ));
             }
