@@ -210,7 +210,7 @@ impl Application {
                 .app_data(app_state.clone())
                 .wrap(actix_web::middleware::from_fn(gate::gate))
                 .wrap(actix_web::middleware::from_fn(routes::cors))
-                .wrap(tracing_actix())
+                .wrap(actix_web::middleware::from_fn(telemetry::access_log))
                 .configure(routes::configure)
         })
         .listen(listener)?
@@ -242,11 +242,4 @@ impl Application {
         tracing::info!("stopped; usage counters stored");
         result
     }
-}
-
-fn tracing_actix() -> actix_web::middleware::Logger {
-    // Paths only: query strings may carry api_key, which must never be logged.
-    actix_web::middleware::Logger::new("%a \"%{route}xi\" %s %b %Dms")
-        .exclude("/healthz")
-        .custom_request_replace("route", |req| format!("{} {}", req.method(), req.path()))
 }
