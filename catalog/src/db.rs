@@ -48,6 +48,38 @@ pub async fn ping(db: &DatabaseConnection) -> Result<()> {
     Ok(())
 }
 
+/// Runs a short transaction again when SQLite refused it as busy. A deferred SQLite transaction
+/// that reads and then writes gets `SQLITE_BUSY` at once (no busy wait applies) if another
+/// connection wrote in between; the whole transaction is simply retried, a few times.
+pub async fn retry_busy<T, F, Fut>(f: F) -> Result<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0u64;
+    loop {
+        match f().await {
+            Err(e) if attempt < 20 && is_busy(&e) => {
+                attempt += 1;
+                // back off so the other writer can finish
+                tokio::time::sleep(Duration::from_millis(2 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_busy(e: &crate::CatalogError) -> bool {
+    let text = match e {
+        crate::CatalogError::Database(db) => db.to_string(),
+        crate::CatalogError::Sqlx(sq) => sq.to_string(),
+        _ => return false,
+    };
+    text.contains("database is locked")
+        || text.contains("(code: 5)")
+        || text.contains("(code: 517)")
+}
+
 pub fn is_postgres(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DatabaseBackend::Postgres
 }

@@ -306,9 +306,29 @@ pub async fn register(
     let name = clean(&input.name, "name", 200)?;
     let organization = clean_optional(input.organization, "organization", 200)?;
     let purpose = clean_optional(input.purpose, "purpose", 2000)?;
+    let new = NewDeveloper {
+        email,
+        name,
+        organization,
+        purpose,
+    };
+    crate::db::retry_busy(|| register_once(db, &new)).await
+}
+
+struct NewDeveloper {
+    email: String,
+    name: String,
+    organization: Option<String>,
+    purpose: Option<String>,
+}
+
+async fn register_once(
+    db: &DatabaseConnection,
+    new: &NewDeveloper,
+) -> Result<(Developer, IssuedKey)> {
     let txn = db.begin().await?;
     let taken = developer::Entity::find()
-        .filter(developer::Column::Email.eq(&email))
+        .filter(developer::Column::Email.eq(&new.email))
         .count(&txn)
         .await?;
     if taken > 0 {
@@ -318,10 +338,10 @@ pub async fn register(
     }
     let dev = developer::ActiveModel {
         id: Set(uuid::Uuid::new_v4().to_string()),
-        email: Set(email),
-        name: Set(name),
-        organization: Set(organization),
-        purpose: Set(purpose),
+        email: Set(new.email.clone()),
+        name: Set(new.name.clone()),
+        organization: Set(new.organization.clone()),
+        purpose: Set(new.purpose.clone()),
         tier: Set(DEFAULT_TIER.to_owned()),
         created_at: Set(Utc::now()),
     }
@@ -407,15 +427,18 @@ pub async fn create_key(
     name: &str,
 ) -> Result<IssuedKey> {
     let name = clean(name, "name", 100)?;
-    let txn = db.begin().await?;
-    if active_key_count(&txn, &developer.id).await? >= MAX_ACTIVE_KEYS {
-        return Err(CatalogError::Conflict(format!(
-            "a developer may hold at most {MAX_ACTIVE_KEYS} active keys; revoke one first"
-        )));
-    }
-    let key = insert_key(&txn, &developer.id, &name, &developer.tier).await?;
-    txn.commit().await?;
-    Ok(key)
+    crate::db::retry_busy(|| async {
+        let txn = db.begin().await?;
+        if active_key_count(&txn, &developer.id).await? >= MAX_ACTIVE_KEYS {
+            return Err(CatalogError::Conflict(format!(
+                "a developer may hold at most {MAX_ACTIVE_KEYS} active keys; revoke one first"
+            )));
+        }
+        let key = insert_key(&txn, &developer.id, &name, &developer.tier).await?;
+        txn.commit().await?;
+        Ok(key)
+    })
+    .await
 }
 
 async fn own_key<C: ConnectionTrait>(
@@ -459,25 +482,28 @@ pub async fn roll_key(
             "grace_seconds must be between 0 and {MAX_GRACE_SECONDS} (7 days)"
         )));
     }
-    let txn = db.begin().await?;
-    let old = own_key(&txn, &developer.id, key_id).await?;
-    let now = Utc::now();
-    if status_of(&old, now) != KeyStatus::Active {
-        return Err(CatalogError::Conflict(
-            "only an active key can be rolled".into(),
-        ));
-    }
-    let new = insert_key(&txn, &developer.id, &old.name, &developer.tier).await?;
-    let hash = old.key_hash.clone();
-    let mut active: api_key::ActiveModel = old.into();
-    if grace_seconds == 0 {
-        active.revoked_at = Set(Some(now));
-    } else {
-        active.expires_at = Set(Some(now + chrono::Duration::seconds(grace_seconds as i64)));
-    }
-    active.update(&txn).await?;
-    txn.commit().await?;
-    Ok((new, KeyChange { hashes: vec![hash] }))
+    crate::db::retry_busy(|| async {
+        let txn = db.begin().await?;
+        let old = own_key(&txn, &developer.id, key_id).await?;
+        let now = Utc::now();
+        if status_of(&old, now) != KeyStatus::Active {
+            return Err(CatalogError::Conflict(
+                "only an active key can be rolled".into(),
+            ));
+        }
+        let new = insert_key(&txn, &developer.id, &old.name, &developer.tier).await?;
+        let hash = old.key_hash.clone();
+        let mut active: api_key::ActiveModel = old.into();
+        if grace_seconds == 0 {
+            active.revoked_at = Set(Some(now));
+        } else {
+            active.expires_at = Set(Some(now + chrono::Duration::seconds(grace_seconds as i64)));
+        }
+        active.update(&txn).await?;
+        txn.commit().await?;
+        Ok((new, KeyChange { hashes: vec![hash] }))
+    })
+    .await
 }
 
 /// The stored key with this hash, and its developer's tier.
