@@ -37,6 +37,24 @@ impl Default for Guards {
     }
 }
 
+/// The in-process response cache of record reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    /// Bytes of response bodies held (default 64 MiB).
+    pub max_bytes: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_bytes: 64 << 20,
+        }
+    }
+}
+
 /// An external OpenID Connect issuer whose RS256/ES256 tokens are accepted for staff.
 #[derive(Debug, Clone, Deserialize)]
 pub struct OidcSettings {
@@ -84,6 +102,8 @@ pub struct Settings {
     pub tiers: BTreeMap<String, Tier>,
     #[serde(default)]
     pub guards: Guards,
+    #[serde(default)]
+    pub cache: CacheSettings,
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
     /// Log as JSON lines instead of human text.

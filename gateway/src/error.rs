@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, ResponseError};
 use catalog::{CatalogError, ErrorCode};
 use serde::Serialize;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub detail: String,

@@ -2,6 +2,7 @@
 //!
 //! [`Application::build`] connects, migrates and binds; [`configure`] is the route table.
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod cluster;
 pub mod config;
@@ -34,6 +35,7 @@ use jsonwebtoken::Algorithm;
 use secrecy::ExposeSecret;
 
 use crate::auth::Jwt;
+use crate::cache::ResponseCache;
 use crate::cluster::{Cluster, Event};
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -58,6 +60,7 @@ pub struct AppState {
     pub policies: Policies,
     pub usage: Arc<UsageMeter>,
     pub resolved: Arc<ResolvedVersions>,
+    pub responses: ResponseCache,
     pub trusted_proxies: Vec<IpNet>,
     /// Failed sign-ins per client address in the current minute.
     pub failed_logins: moka::sync::Cache<IpAddr, Arc<AtomicU32>>,
@@ -172,11 +175,17 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
     };
     let usage = UsageMeter::start(db.clone(), Arc::clone(&metrics));
     let catalog = Catalog::new(db, CursorKey::derive(&secret));
+    let responses = ResponseCache::new(
+        settings.cache.enabled.then_some(settings.cache.max_bytes),
+        metrics.cache_hits.clone(),
+        metrics.cache_misses.clone(),
+    );
     Ok(AppState {
         catalog,
         jwt,
         oidc,
         policies,
+        responses,
         trusted_proxies: gate::parse_trusted(&settings.trusted_proxies)?,
         settings,
         metrics,

@@ -36,6 +36,12 @@ pub struct Metrics {
     pub usage_rows_flushed: Counter,
     /// Usage flushes that failed and were retried.
     pub usage_flush_errors: Counter,
+    /// Response-cache lookups of record reads that found an answer.
+    pub cache_hits: Counter,
+    /// Response-cache lookups that had to read storage.
+    pub cache_misses: Counter,
+    /// Reads of record tables (pages, records, aggregates): what the cache saves.
+    pub record_reads: Counter,
     /// `limit_decisions` resolved once per (backend, result): the hot path only increments.
     decisions: [[Counter; 3]; 3],
 }
@@ -91,6 +97,24 @@ impl Default for Metrics {
             "Usage flushes that failed and were retried",
             usage_flush_errors.clone(),
         );
+        let cache = Family::<Labels, Counter>::default();
+        registry.register(
+            "cache_requests",
+            "Response-cache lookups by layer and result",
+            cache.clone(),
+        );
+        let cache_hits = cache
+            .get_or_create(&vec![("layer", "l1"), ("result", "hit")])
+            .clone();
+        let cache_misses = cache
+            .get_or_create(&vec![("layer", "l1"), ("result", "miss")])
+            .clone();
+        let record_reads = Counter::default();
+        registry.register(
+            "record_reads",
+            "Reads of record tables (pages, records, aggregates)",
+            record_reads.clone(),
+        );
         let decisions = ["local", "redis", "fallback"].map(|backend| {
             ["allowed", "limited", "quota"].map(|result| {
                 limit_decisions
@@ -101,6 +125,9 @@ impl Default for Metrics {
         Self {
             registry,
             decisions,
+            cache_hits,
+            cache_misses,
+            record_reads,
             limit_decisions,
             redis_up,
             nodes,

@@ -1,6 +1,7 @@
 //! The records API: filtered, sorted, paged or streamed reads of one version, one record by
 //! `_id`, and aggregates. Caching headers follow the contract (immutable numbered versions).
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
@@ -14,6 +15,7 @@ use sha2::Digest;
 
 use super::versions::{resolve, Resolved};
 use crate::auth::Caller;
+use crate::cache::{Cached, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -152,7 +154,6 @@ pub async fn query_records(
         }
     };
     res.insert_header((header::VARY, "Accept"));
-    res.insert_header((header::CONTENT_TYPE, content_type(format)));
     let output: Vec<usize> = q
         .select
         .clone()
@@ -164,6 +165,8 @@ pub async fn query_records(
         })
     };
     if format != RecordFormat::Json && q.limit.is_none() {
+        // whole-table streams are never cached
+        res.insert_header((header::CONTENT_TYPE, content_type(format)));
         let stream = match format {
             RecordFormat::Csv => {
                 res.insert_header((
@@ -206,29 +209,80 @@ pub async fn query_records(
             item.map_err(|e| actix_web::Error::from(ApiError::from(e)))
         })));
     }
-    let page = read::query_page(&state.catalog.db, &state.catalog.cursor_key, &table, &q).await?;
-    if let Some(c) = &page.next_cursor {
+    let key = cacheable(&r).then(|| {
+        format!(
+            "r|{}|{format:?}|{}|{:?}|{}|{}|{:?}|{}",
+            r.version.id,
+            q.fingerprint(),
+            q.select,
+            q.page_size(),
+            q.offset,
+            q.cursor,
+            q.count
+        )
+    });
+    let (answer, outcome) = cached_or_read(&state, key, || async {
+        state.metrics.record_reads.inc();
+        let page =
+            read::query_page(&state.catalog.db, &state.catalog.cursor_key, &table, &q).await?;
+        let body = match format {
+            RecordFormat::Json => {
+                let mut buf = b"{\"data\":".to_vec();
+                buf.extend_from_slice(&encode::json_array(&cols, &page.rows));
+                buf.extend_from_slice(b",\"next_cursor\":");
+                buf.extend_from_slice(&serde_json::to_vec(&page.next_cursor).unwrap_or_default());
+                if let Some(t) = page.total {
+                    buf.extend_from_slice(format!(",\"total\":{t}").as_bytes());
+                }
+                buf.push(b'}');
+                buf
+            }
+            RecordFormat::Csv => {
+                encode::encode_all(&mut CsvEncoder::new(cols.clone(), false), &page.rows)
+            }
+            RecordFormat::Ndjson => {
+                encode::encode_all(&mut NdjsonEncoder(cols.clone()), &page.rows)
+            }
+            RecordFormat::Geojson => {
+                encode::encode_all(&mut GeojsonEncoder::new(cols.clone(), geo()?), &page.rows)
+            }
+        };
+        Ok(Cached::new(body, content_type(format), page.next_cursor))
+    })
+    .await?;
+    if let Some(c) = &answer.next_cursor {
         res.insert_header((header::LINK, next_link(&req, &params, c)));
     }
-    let body = match format {
-        RecordFormat::Json => {
-            let mut buf = b"{\"data\":".to_vec();
-            buf.extend_from_slice(&encode::json_array(&cols, &page.rows));
-            buf.extend_from_slice(b",\"next_cursor\":");
-            buf.extend_from_slice(&serde_json::to_vec(&page.next_cursor).unwrap_or_default());
-            if let Some(t) = page.total {
-                buf.extend_from_slice(format!(",\"total\":{t}").as_bytes());
-            }
-            buf.push(b'}');
-            buf
-        }
-        RecordFormat::Csv => encode::encode_all(&mut CsvEncoder::new(cols, false), &page.rows),
-        RecordFormat::Ndjson => encode::encode_all(&mut NdjsonEncoder(cols), &page.rows),
-        RecordFormat::Geojson => {
-            encode::encode_all(&mut GeojsonEncoder::new(cols, geo()?), &page.rows)
-        }
-    };
-    Ok(res.body(body))
+    Ok(respond(res, &answer, outcome))
+}
+
+/// Published and deprecated versions are cached; drafts never are.
+fn cacheable(r: &Resolved) -> bool {
+    r.version.status != VersionStatus::Draft
+}
+
+/// The cached answer for `key`, or `read`'s (stored when `key` is given).
+async fn cached_or_read<F, Fut>(
+    state: &AppState,
+    key: Option<String>,
+    read: F,
+) -> ApiResult<(Arc<Cached>, Outcome)>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Cached>>,
+{
+    match key {
+        Some(k) => state.responses.get_or_fill(k, read).await,
+        None => Ok((Arc::new(read().await?), Outcome::Miss)),
+    }
+}
+
+/// The body with its diagnosis headers; the caller's rate-limit headers come later, in the gate.
+fn respond(mut res: HttpResponseBuilder, answer: &Cached, outcome: Outcome) -> HttpResponse {
+    res.insert_header((header::CONTENT_TYPE, answer.content_type));
+    res.insert_header(("X-Cache", outcome.header()));
+    res.insert_header((header::AGE, answer.age().to_string()));
+    res.body(answer.body.clone())
 }
 
 /// One record by its `_id`.
@@ -247,19 +301,25 @@ pub async fn get_record(
         .ok_or_else(|| ApiError::not_found("_id must be a row number from 1"))?;
     let table = Catalog::version_table(&r.version, &r.dataset.timezone);
     let tag = etag(r.version.id, req.path(), &[], RecordFormat::Json);
-    let mut res = match conditional(&req, &r, tag) {
+    let res = match conditional(&req, &r, tag) {
         ControlFlow::Continue(res) => res,
         ControlFlow::Break(not_modified) => return Ok(not_modified),
     };
-    let row = read::get_record(&state.catalog.db, &table, id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(format!("version {} has no record {id}", r.version.version))
-        })?;
-    let all: Vec<usize> = (0..table.schema().fields.len()).collect();
-    let mut buf = Vec::with_capacity(256);
-    encode::write_json_record(&mut buf, &Columns::new(table.schema(), &all), &row);
-    Ok(res.content_type("application/json").body(buf))
+    let key = cacheable(&r).then(|| format!("g|{}|{id}", r.version.id));
+    let (answer, outcome) = cached_or_read(&state, key, || async {
+        state.metrics.record_reads.inc();
+        let row = read::get_record(&state.catalog.db, &table, id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("version {} has no record {id}", r.version.version))
+            })?;
+        let all: Vec<usize> = (0..table.schema().fields.len()).collect();
+        let mut buf = Vec::with_capacity(256);
+        encode::write_json_record(&mut buf, &Columns::new(table.schema(), &all), &row);
+        Ok(Cached::new(buf, "application/json", None))
+    })
+    .await?;
+    Ok(respond(res, &answer, outcome))
 }
 
 /// Grouped counts and metrics over the filtered records.
@@ -274,10 +334,30 @@ pub async fn aggregate_records(
     let table = Catalog::version_table(&r.version, &r.dataset.timezone);
     let q = query::parse_aggregate(table.schema(), table.timezone, &params)?;
     let tag = etag(r.version.id, req.path(), &params, RecordFormat::Json);
-    let mut res = match conditional(&req, &r, tag) {
+    let res = match conditional(&req, &r, tag) {
         ControlFlow::Continue(res) => res,
         ControlFlow::Break(not_modified) => return Ok(not_modified),
     };
-    let data = read::aggregate(&state.catalog.db, &table, &q).await?;
-    Ok(res.json(serde_json::json!({"data": data})))
+    let key = cacheable(&r).then(|| {
+        let mut filters: Vec<String> = q
+            .selection
+            .filters
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect();
+        filters.sort();
+        format!(
+            "a|{}|{filters:?}|{:?}|{:?}|{:?}",
+            r.version.id, q.selection.q, q.group_by, q.metrics
+        )
+    });
+    let (answer, outcome) = cached_or_read(&state, key, || async {
+        state.metrics.record_reads.inc();
+        let data = read::aggregate(&state.catalog.db, &table, &q).await?;
+        let body = serde_json::to_vec(&serde_json::json!({"data": data}))
+            .map_err(|e| ApiError::from(catalog::CatalogError::Internal(e.to_string())))?;
+        Ok(Cached::new(body, "application/json", None))
+    })
+    .await?;
+    Ok(respond(res, &answer, outcome))
 }

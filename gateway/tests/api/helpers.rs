@@ -100,6 +100,7 @@ pub fn test_settings(database_url: String) -> Settings {
             ),
         ]),
         guards: Default::default(),
+        cache: Default::default(),
         oidc: None,
         log_json: false,
     }

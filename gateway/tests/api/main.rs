@@ -2,6 +2,7 @@
 //! SQLite (default) or Postgres (`GERBANG_TEST_BACKEND=postgres`, a fresh database per test).
 mod auth;
 mod bad_input;
+mod cache;
 mod cluster;
 mod developers;
 mod helpers;

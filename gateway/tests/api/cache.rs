@@ -1,0 +1,168 @@
+//! The response cache: hits and misses, one entry for equivalent queries, one storage read for
+//! many concurrent misses, `latest` moving on publish, and private answers that never leak.
+use serde_json::json;
+
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
+
+const BASE: &str = "/v1/datasets/dinas-pu/laporan/versions";
+
+fn header(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_repeated_read_is_a_hit_with_the_same_body_and_validators() {
+    let app = spawn_app().await;
+    app.with_reports().await;
+    let url =
+        format!("{BASE}/1/records?district=eq.Balikpapan%20Utara&order=priority.desc&limit=7");
+    let first = app.get(&url).await;
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "x-cache"), "miss");
+    let (etag, cc) = (header(&first, "etag"), header(&first, "cache-control"));
+    let first_body = first.bytes().await.unwrap();
+    let reads = app.metric("gerbang_record_reads_total").await;
+
+    let second = app.get(&url).await;
+    assert_eq!(header(&second, "x-cache"), "hit");
+    assert!(header(&second, "age").parse::<u64>().is_ok());
+    assert_eq!(header(&second, "etag"), etag);
+    assert_eq!(header(&second, "cache-control"), cc);
+    assert!(header(&second, "link").contains("cursor="));
+    assert_eq!(second.bytes().await.unwrap(), first_body);
+    assert_eq!(app.metric("gerbang_record_reads_total").await, reads);
+
+    // records by id and aggregates are cached the same way
+    for path in [
+        "/1/records/5",
+        "/1/aggregate?group_by=district&metrics=count",
+    ] {
+        let a = app.get(&format!("{BASE}{path}")).await;
+        assert_eq!(header(&a, "x-cache"), "miss", "{path}");
+        let a = a.bytes().await.unwrap();
+        let b = app.get(&format!("{BASE}{path}")).await;
+        assert_eq!(header(&b, "x-cache"), "hit", "{path}");
+        assert_eq!(b.bytes().await.unwrap(), a);
+    }
+}
+
+#[tokio::test]
+async fn equivalent_queries_share_one_entry() {
+    let app = spawn_app().await;
+    app.with_reports().await;
+    let spellings = [
+        "/1/records?district=eq.Balikpapan%20Kota&category=eq.banjir",
+        "/1/records?category=eq.banjir&district=eq.Balikpapan%20Kota",
+        "/1/records?category=eq.banjir&district=eq.Balikpapan%20Kota&limit=100",
+        "/latest/records?category=eq.banjir&district=eq.Balikpapan%20Kota",
+    ];
+    let mut outcomes = vec![];
+    let mut bodies = vec![];
+    for s in spellings {
+        let res = app.get(&format!("{BASE}{s}")).await;
+        assert_eq!(res.status(), 200, "{s}");
+        outcomes.push(header(&res, "x-cache"));
+        bodies.push(res.bytes().await.unwrap());
+    }
+    assert_eq!(outcomes, ["miss", "hit", "hit", "hit"]);
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+    // a different page is a different entry
+    let other = app
+        .get(&format!(
+            "{BASE}/1/records?district=eq.Balikpapan%20Kota&category=eq.banjir&limit=3"
+        ))
+        .await;
+    assert_eq!(header(&other, "x-cache"), "miss");
+}
+
+#[tokio::test]
+async fn concurrent_misses_read_storage_once() {
+    let app = spawn_app().await;
+    app.with_reports().await;
+    let before = app.metric("gerbang_record_reads_total").await;
+    let url = app.url(&format!(
+        "{BASE}/1/records?q=banjir&order=reported_at.desc&limit=50"
+    ));
+    let requests = (0..200).map(|_| app.client.get(&url).send());
+    let answers = futures::future::join_all(requests).await;
+    let mut misses = 0;
+    for a in answers {
+        let a = a.unwrap();
+        assert_eq!(a.status(), 200);
+        if header(&a, "x-cache") == "miss" {
+            misses += 1;
+        }
+    }
+    assert_eq!(misses, 1);
+    assert_eq!(app.metric("gerbang_record_reads_total").await, before + 1.0);
+}
+
+#[tokio::test]
+async fn latest_moves_on_publish_and_drafts_are_never_cached() {
+    let app = spawn_app().await;
+    let (token, _) = app.with_reports().await;
+    let latest = format!("{BASE}/latest/records?limit=1");
+    let v1: serde_json::Value = app.get_json(&latest).await;
+    let csv = b"id,note\n1,versi dua\n".to_vec();
+    let res = app
+        .upload("dinas-pu", "laporan", &token, "text/csv", csv)
+        .await;
+    assert_eq!(res.status(), 201);
+    // the draft, read twice by its publisher, is read from storage both times
+    for _ in 0..2 {
+        let res = app
+            .client
+            .get(app.url(&format!("{BASE}/2/records?limit=1")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(header(&res, "x-cache"), "miss");
+        assert_eq!(header(&res, "cache-control"), "private, no-store");
+    }
+    assert_eq!(app.get_json(&latest).await, v1);
+    app.publish("dinas-pu", "laporan", &token, 2).await;
+    let v2: serde_json::Value = app.get_json(&latest).await;
+    assert_eq!(v2["data"][0]["note"], "versi dua");
+    let res = app.get(&latest).await;
+    assert_eq!(header(&res, "content-location"), format!("{BASE}/2"));
+}
+
+#[tokio::test]
+async fn a_registered_answer_never_reaches_an_anonymous_caller() {
+    let app = spawn_app().await;
+    let (token, _) = app.with_reports().await;
+    let res = app
+        .client
+        .patch(app.url("/v1/datasets/dinas-pu/laporan"))
+        .bearer_auth(&token)
+        .json(&json!({"access": "registered"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, _, key) = app.sign_up("cache@contoh.id").await;
+    let url = format!("{BASE}/1/records?limit=2");
+    for _ in 0..2 {
+        let res = app.get_with_key(&url, &key).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(header(&res, "cache-control"), "private, no-cache");
+    }
+    assert_problem(app.get(&url).await, 401, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn with_the_cache_off_every_read_goes_to_storage() {
+    let app = spawn_app_with(|s| s.cache.enabled = false).await;
+    app.with_reports().await;
+    let url = format!("{BASE}/1/records?limit=2");
+    for _ in 0..2 {
+        assert_eq!(header(&app.get(&url).await, "x-cache"), "miss");
+    }
+}
