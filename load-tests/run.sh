@@ -17,6 +17,7 @@ Environment (defaults in brackets):
   BACKENDS [sqlite postgres] Gerbang backends to run; empty for none
   GERBANG_BIN [target/release/gerbang]
   WITH_DATASETTE [0]         1 (or --with-datasette): also run Datasette on the same data
+  WITH_BASELINE [1]          run the bare actix ceiling (BASELINE_BIN [next to GERBANG_BIN])
   CACHE_MODES [off on]       run each backend with the response cache off, then on
   CACHE_OFF_ENV / CACHE_ON_ENV  env that turns the cache off/on [GERBANG_CACHE__ENABLED=false/true]
   GERBANG_BENCH_ENV          extra server env [GERBANG_TIERS__ANONYMOUS__PER_MINUTE=1000000000]
@@ -332,8 +333,39 @@ run_gerbang_backend() {
       continue
     fi
     run_workloads gerbang "$label" "http://127.0.0.1:$port$GERBANG_PATH"
+    # the W2 answer's bytes, for the bare ceiling
+    if [ ! -s "$RUN_DIR/w2-page.json" ]; then
+      curl -s "http://127.0.0.1:$port$GERBANG_PATH$("${CHECK[@]}" --url W2 --rows "$N" --target gerbang)" \
+        >"$RUN_DIR/w2-page.json" || true
+    fi
     stop_server
   done
+}
+
+# The ceiling: actix-web answering the W2 page's bytes (/page) and a tiny JSON (/health) from
+# memory, pinned like the servers. Ratios to it are the share of the machine a gateway keeps.
+run_baseline() {
+  local bin="${BASELINE_BIN:-$(dirname "$GERBANG_BIN")/gerbang-baseline}" port label="bare actix"
+  if [ ! -x "$bin" ]; then
+    note "$label" "skipped: no baseline binary at $bin (cargo build --release -p baseline)"
+    return 0
+  fi
+  [ -s "$RUN_DIR/w2-page.json" ] || printf '{"data":[],"next_cursor":null}' >"$RUN_DIR/w2-page.json"
+  port="$(free_port)"
+  if ! start_server "$RUN_DIR/server-baseline.log" "http://127.0.0.1:$port/health" \
+    taskset -c "$SERVER_CPU" "$bin" --listen "127.0.0.1:$port" --page "$RUN_DIR/w2-page.json"; then
+    note "$label" "the baseline did not start"
+    return 0
+  fi
+  local wl path
+  for wl in W2 health; do
+    path=/page
+    [ "$wl" = health ] && path=/health
+    log "$label $wl: wrk http://127.0.0.1:$port$path"
+    wrk_series "baseline.$wl" "$DURATION" "$REPS" "http://127.0.0.1:$port$path"
+    "${REPORT_PY[@]}" wrk --backend "$label" --workload "$wl" --check ok "${WRK_FILES[@]}" >>"$RESULTS"
+  done
+  stop_server
 }
 
 run_datasette() {
@@ -418,6 +450,9 @@ DATASETTE_VERSION=""
 for backend in $BACKENDS; do
   run_gerbang_backend "$backend"
 done
+if [ "${WITH_BASELINE:-1}" = 1 ]; then
+  run_baseline
+fi
 if [ "$WITH_DATASETTE" = 1 ]; then
   run_datasette
 fi

@@ -8,15 +8,28 @@
 //! deprecation or a caller's limits are never stale. Drafts and whole-table streams are not
 //! cached; `registered` answers are reached only after the gate and `resolve` allowed the
 //! caller. Concurrent misses of one key run one query (moka's `try_get_with`).
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use moka::future::Cache;
 use prometheus_client::metrics::counter::Counter;
+use sha2::Digest;
 
+use crate::cluster::{Cluster, CALL_TIMEOUT};
 use crate::error::ApiError;
+
+/// Content types a cached answer can have (their index is what L2 stores).
+const CONTENT_TYPES: [&str; 4] = [
+    "application/json",
+    "text/csv; charset=utf-8",
+    "application/x-ndjson",
+    "application/geo+json",
+];
+/// Answers larger than this stay in L1 only.
+const L2_MAX_BODY: usize = 1 << 20;
 
 /// A stored answer: the body and the parts of the response that depend only on it.
 #[derive(Debug)]
@@ -42,6 +55,75 @@ impl Cached {
     pub fn age(&self) -> u64 {
         self.created.elapsed().map(|d| d.as_secs()).unwrap_or(0)
     }
+
+    /// The L2 form: gzip of a small header and the body.
+    fn encode(&self) -> Option<Vec<u8>> {
+        let ct = CONTENT_TYPES.iter().position(|c| *c == self.content_type)? as u8;
+        let created = self.created.duration_since(UNIX_EPOCH).ok()?.as_secs();
+        let cursor = self.next_cursor.as_deref().unwrap_or("").as_bytes();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&[1, ct, u8::from(self.next_cursor.is_some())])
+            .ok()?;
+        gz.write_all(&created.to_be_bytes()).ok()?;
+        gz.write_all(&(cursor.len() as u32).to_be_bytes()).ok()?;
+        gz.write_all(cursor).ok()?;
+        gz.write_all(&self.body).ok()?;
+        gz.finish().ok()
+    }
+
+    fn decode(stored: &[u8]) -> Option<Self> {
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(stored)
+            .take(64 << 20)
+            .read_to_end(&mut raw)
+            .ok()?;
+        let (head, rest) = raw.split_at_checked(15)?;
+        if head[0] != 1 {
+            return None;
+        }
+        let content_type = *CONTENT_TYPES.get(head[1] as usize)?;
+        let created = u64::from_be_bytes(head[3..11].try_into().ok()?);
+        let cursor_len = u32::from_be_bytes(head[11..15].try_into().ok()?) as usize;
+        let (cursor, body) = rest.split_at_checked(cursor_len)?;
+        let next_cursor = (head[2] == 1)
+            .then(|| String::from_utf8(cursor.to_vec()).ok())
+            .flatten();
+        Some(Self {
+            body: Bytes::copy_from_slice(body),
+            content_type,
+            next_cursor,
+            created: UNIX_EPOCH + Duration::from_secs(created),
+        })
+    }
+}
+
+/// Whether an error means the link is broken (not an error reply such as OOM).
+fn link_failed(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_l2_form_round_trips_and_junk_is_refused() {
+        let a = Cached::new(
+            b"{\"data\":[1,2]}".to_vec(),
+            "application/json",
+            Some("abc".into()),
+        );
+        let b = Cached::decode(&a.encode().unwrap()).unwrap();
+        assert_eq!(b.body, a.body);
+        assert_eq!(b.content_type, a.content_type);
+        assert_eq!(b.next_cursor.as_deref(), Some("abc"));
+        let c = Cached::new(b"x".to_vec(), "text/csv; charset=utf-8", None);
+        assert_eq!(
+            Cached::decode(&c.encode().unwrap()).unwrap().next_cursor,
+            None
+        );
+        assert!(Cached::decode(b"not gzip").is_none());
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,15 +141,31 @@ impl Outcome {
     }
 }
 
+/// Hit and miss counters of one layer.
+#[derive(Clone, Default)]
+pub struct LayerCounters {
+    pub hits: Counter,
+    pub misses: Counter,
+}
+
 pub struct ResponseCache {
     entries: Option<Cache<String, Arc<Cached>>>,
-    hits: Counter,
-    misses: Counter,
+    l1: LayerCounters,
+    l2: LayerCounters,
+    /// The shared layer in Redis, when configured: compressed, with a TTL (evictable).
+    cluster: Option<Arc<Cluster>>,
+    l2_ttl: Duration,
 }
 
 impl ResponseCache {
-    /// `max_bytes` bounds the bodies held; `None` disables the cache.
-    pub fn new(max_bytes: Option<u64>, hits: Counter, misses: Counter) -> Self {
+    /// `max_bytes` bounds the bodies held in process; `None` disables the cache (both layers).
+    pub fn new(
+        max_bytes: Option<u64>,
+        l1: LayerCounters,
+        l2: LayerCounters,
+        cluster: Option<Arc<Cluster>>,
+        l2_ttl: Duration,
+    ) -> Self {
         let entries = max_bytes.map(|max| {
             Cache::builder()
                 .max_capacity(max)
@@ -79,8 +177,60 @@ impl ResponseCache {
         });
         Self {
             entries,
-            hits,
-            misses,
+            l1,
+            l2,
+            cluster,
+            l2_ttl,
+        }
+    }
+
+    fn l2_key(&self, cluster: &Cluster, key: &str) -> String {
+        cluster.key(&format!(
+            "rc:{}",
+            hex::encode(sha2::Sha256::digest(key.as_bytes()))
+        ))
+    }
+
+    async fn l2_get(&self, key: &str) -> Option<Cached> {
+        let cluster = self.cluster.as_ref()?;
+        let mut conn = cluster.connection()?;
+        let get = redis::cmd("GET").arg(self.l2_key(cluster, key)).to_owned();
+        match tokio::time::timeout(CALL_TIMEOUT, get.query_async::<Option<Vec<u8>>>(&mut conn))
+            .await
+        {
+            Ok(Ok(Some(stored))) => Cached::decode(&stored),
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) if !link_failed(&e) => None,
+            _ => {
+                cluster.mark_down("cache read failed");
+                None
+            }
+        }
+    }
+
+    /// Stores an answer in Redis before it is returned, so another node asking next finds it
+    /// (one round trip on a miss, which already paid for a storage read).
+    async fn l2_put(&self, key: &str, answer: &Cached) {
+        let Some(cluster) = self.cluster.as_ref() else {
+            return;
+        };
+        if answer.body.len() > L2_MAX_BODY {
+            return;
+        }
+        let (Some(mut conn), Some(stored)) = (cluster.connection(), answer.encode()) else {
+            return;
+        };
+        let set = redis::cmd("SET")
+            .arg(self.l2_key(cluster, key))
+            .arg(stored)
+            .arg("EX")
+            .arg(self.l2_ttl.as_secs().max(1))
+            .to_owned();
+        match tokio::time::timeout(CALL_TIMEOUT, set.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => {}
+            // e.g. OOM under maxmemory: the answer is simply not shared
+            Ok(Err(e)) if !link_failed(&e) => {}
+            _ => cluster.mark_down("cache write failed"),
         }
     }
 
@@ -96,23 +246,35 @@ impl ResponseCache {
         Fut: std::future::Future<Output = Result<Cached, ApiError>>,
     {
         let Some(entries) = &self.entries else {
-            self.misses.inc();
             return Ok((Arc::new(fill().await?), Outcome::Miss));
         };
-        let filled = AtomicBool::new(false);
+        // 0: served from L1 (or by a concurrent caller's fill); 1: from L2; 2: from storage
+        let source = AtomicU8::new(0);
         let got = entries
-            .try_get_with(key, async {
-                filled.store(true, Ordering::Relaxed);
-                fill().await.map(Arc::new)
+            .try_get_with(key.clone(), async {
+                self.l1.misses.inc();
+                if let Some(shared) = self.l2_get(&key).await {
+                    self.l2.hits.inc();
+                    source.store(1, Ordering::Relaxed);
+                    return Ok(Arc::new(shared));
+                }
+                if self.cluster.is_some() {
+                    self.l2.misses.inc();
+                }
+                source.store(2, Ordering::Relaxed);
+                let answer = fill().await?;
+                self.l2_put(&key, &answer).await;
+                Ok(Arc::new(answer))
             })
             .await
-            .map_err(|e| (*e).clone())?;
-        if filled.load(Ordering::Relaxed) {
-            self.misses.inc();
-            Ok((got, Outcome::Miss))
-        } else {
-            self.hits.inc();
-            Ok((got, Outcome::Hit))
+            .map_err(|e: Arc<ApiError>| (*e).clone())?;
+        match source.load(Ordering::Relaxed) {
+            0 => {
+                self.l1.hits.inc();
+                Ok((got, Outcome::Hit))
+            }
+            1 => Ok((got, Outcome::Hit)),
+            _ => Ok((got, Outcome::Miss)),
         }
     }
 }

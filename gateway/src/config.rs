@@ -42,8 +42,11 @@ impl Default for Guards {
 #[serde(default)]
 pub struct CacheSettings {
     pub enabled: bool,
-    /// Bytes of response bodies held (default 64 MiB).
+    /// Bytes of response bodies held in process (default 64 MiB).
     pub max_bytes: u64,
+    /// Lifetime of answers in the shared Redis layer (default one day; keys of immutable
+    /// versions never go stale, the TTL keeps Redis memory bounded).
+    pub redis_ttl_seconds: u64,
 }
 
 impl Default for CacheSettings {
@@ -51,6 +54,7 @@ impl Default for CacheSettings {
         Self {
             enabled: true,
             max_bytes: 64 << 20,
+            redis_ttl_seconds: 86_400,
         }
     }
 }

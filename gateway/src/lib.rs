@@ -177,8 +177,10 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
     let catalog = Catalog::new(db, CursorKey::derive(&secret));
     let responses = ResponseCache::new(
         settings.cache.enabled.then_some(settings.cache.max_bytes),
-        metrics.cache_hits.clone(),
-        metrics.cache_misses.clone(),
+        metrics.cache_l1.clone(),
+        metrics.cache_l2.clone(),
+        cluster.clone(),
+        Duration::from_secs(settings.cache.redis_ttl_seconds),
     );
     Ok(AppState {
         catalog,

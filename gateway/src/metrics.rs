@@ -36,10 +36,9 @@ pub struct Metrics {
     pub usage_rows_flushed: Counter,
     /// Usage flushes that failed and were retried.
     pub usage_flush_errors: Counter,
-    /// Response-cache lookups of record reads that found an answer.
-    pub cache_hits: Counter,
-    /// Response-cache lookups that had to read storage.
-    pub cache_misses: Counter,
+    /// Response-cache lookups in process (`l1`) and in Redis (`l2`).
+    pub cache_l1: crate::cache::LayerCounters,
+    pub cache_l2: crate::cache::LayerCounters,
     /// Reads of record tables (pages, records, aggregates): what the cache saves.
     pub record_reads: Counter,
     /// `limit_decisions` resolved once per (backend, result): the hot path only increments.
@@ -103,12 +102,15 @@ impl Default for Metrics {
             "Response-cache lookups by layer and result",
             cache.clone(),
         );
-        let cache_hits = cache
-            .get_or_create(&vec![("layer", "l1"), ("result", "hit")])
-            .clone();
-        let cache_misses = cache
-            .get_or_create(&vec![("layer", "l1"), ("result", "miss")])
-            .clone();
+        // One statement per label set: `get_or_create` holds a read lock until its statement
+        // ends, and creating the next set takes the write lock.
+        let counter = |labels: Labels| -> Counter { cache.get_or_create(&labels).clone() };
+        let layer = |name: &'static str| {
+            let hits = counter(vec![("layer", name), ("result", "hit")]);
+            let misses = counter(vec![("layer", name), ("result", "miss")]);
+            crate::cache::LayerCounters { hits, misses }
+        };
+        let (cache_l1, cache_l2) = (layer("l1"), layer("l2"));
         let record_reads = Counter::default();
         registry.register(
             "record_reads",
@@ -125,8 +127,8 @@ impl Default for Metrics {
         Self {
             registry,
             decisions,
-            cache_hits,
-            cache_misses,
+            cache_l1,
+            cache_l2,
             record_reads,
             limit_decisions,
             redis_up,

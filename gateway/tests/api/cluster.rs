@@ -380,3 +380,37 @@ async fn a_dataset_made_registered_on_one_node_is_closed_on_the_other_within_two
     })
     .await;
 }
+
+#[tokio::test]
+async fn one_node_s_answer_is_another_node_s_hit_through_redis() {
+    require_redis(REDIS);
+    let prefix = format!("gerbang-test-{}", uuid::Uuid::new_v4().simple());
+    let shared = |s: &mut gateway::config::Settings| {
+        s.redis_url = Some(REDIS.to_owned());
+        s.redis_prefix = prefix.clone();
+    };
+    let a = spawn_app_with(shared).await;
+    let b = crate::helpers::spawn_node_like(&a, shared).await;
+    for app in [&a, &b] {
+        eventually(Duration::from_secs(5), async || {
+            ready_redis(app).await == "ok"
+        })
+        .await;
+    }
+    a.with_reports().await;
+    let url = "/v1/datasets/dinas-pu/laporan/versions/1/records?priority=gte.3&limit=9";
+    let first = a.get(url).await;
+    assert_eq!(first.headers()["x-cache"], "miss");
+    let body = first.bytes().await.unwrap();
+    // A stored its answer in Redis before answering; B finds it there, not in storage
+    let reads = b.metric("gerbang_record_reads_total").await;
+    let again = b.get(url).await;
+    assert_eq!(again.headers()["x-cache"], "hit");
+    assert_eq!(again.bytes().await.unwrap(), body);
+    assert_eq!(b.metric("gerbang_record_reads_total").await, reads);
+    assert!(
+        b.metric("gerbang_cache_requests_total{layer=\"l2\",result=\"hit\"}")
+            .await
+            >= 1.0
+    );
+}
