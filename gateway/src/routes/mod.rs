@@ -27,6 +27,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/v1")
                 // the liveness answer behind the gate: what key auth and limits cost (load-tests)
                 .route("/status", web::get().to(health::alive))
+                // The hot reads next: actix tries routes in order, one pattern match each.
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/records",
+                    web::get().to(records::query_records),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/records/{id}",
+                    web::get().to(records::get_record),
+                )
+                .route(
+                    "/datasets/{agency}/{dataset}/versions/{v}/aggregate",
+                    web::get().to(records::aggregate_records),
+                )
                 .route("/auth/token", web::post().to(auth::create_token))
                 .route("/users", web::post().to(auth::create_user))
                 .route("/developers", web::post().to(developers::register))
@@ -81,18 +94,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/datasets/{agency}/{dataset}/versions/{v}/datapackage.json",
                     web::get().to(versions::get_datapackage),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/records",
-                    web::get().to(records::query_records),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/records/{id}",
-                    web::get().to(records::get_record),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/aggregate",
-                    web::get().to(records::aggregate_records),
                 ),
         )
         .default_service(web::to(not_found));
