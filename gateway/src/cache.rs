@@ -168,6 +168,11 @@ impl ResponseCache {
     ) -> Self {
         let entries = max_bytes.map(|max| {
             Cache::builder()
+                // LRU, not moka's default TinyLFU: TinyLFU compares a new entry's (capped)
+                // frequency with the sum of the victims it would evict, so after a crawl of many
+                // small answers a large, hot page was refused again and again, and each refusal
+                // cost a full storage read (measured: W2 hot 45 k → 5 k req/s after W1).
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
                 .max_capacity(max)
                 .weigher(|k: &String, v: &Arc<Cached>| {
                     (k.len() + v.body.len() + 128).min(u32::MAX as usize) as u32
@@ -181,6 +186,21 @@ impl ResponseCache {
             l2,
             cluster,
             l2_ttl,
+        }
+    }
+
+    /// Applies moka's pending evictions off the request path, so a burst of inserts (say a
+    /// crawl of random records) does not leave the maintenance to later readers. Runs until the
+    /// process ends.
+    pub fn spawn_maintenance(&self) {
+        if let Some(entries) = self.entries.clone() {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                loop {
+                    tick.tick().await;
+                    entries.run_pending_tasks().await;
+                }
+            });
         }
     }
 

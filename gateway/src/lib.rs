@@ -182,6 +182,7 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         cluster.clone(),
         Duration::from_secs(settings.cache.redis_ttl_seconds),
     );
+    responses.spawn_maintenance();
     Ok(AppState {
         catalog,
         jwt,
