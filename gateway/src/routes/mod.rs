@@ -163,7 +163,7 @@ pub async fn cors(
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        header::HeaderValue::from_static("ETag, Link, RateLimit, RateLimit-Policy, Retry-After, Deprecation, Sunset, Content-Location"),
+        header::HeaderValue::from_static("ETag, Link, RateLimit, RateLimit-Policy, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Deprecation, Sunset, Content-Location, X-Cache, Age"),
     );
     Ok(res.map_into_left_body())
 }
