@@ -99,17 +99,19 @@ pub struct RecordQuery {
     pub format: Option<RecordFormat>,
 }
 
+impl Selection {
+    /// A canonical text of which rows match: filters in a fixed order, then the words.
+    pub fn fingerprint(&self) -> String {
+        let mut filters: Vec<String> = self.filters.iter().map(|f| format!("{f:?}")).collect();
+        filters.sort();
+        format!("{filters:?}|{:?}", self.q)
+    }
+}
+
 impl RecordQuery {
     /// A canonical text of what decides the rows and their order (the cursor is bound to it).
     pub fn fingerprint(&self) -> String {
-        let mut filters: Vec<String> = self
-            .selection
-            .filters
-            .iter()
-            .map(|f| format!("{f:?}"))
-            .collect();
-        filters.sort();
-        format!("{filters:?}|{:?}|{:?}", self.selection.q, self.order)
+        format!("{}|{:?}", self.selection.fingerprint(), self.order)
     }
 
     /// The page size: the `limit` given, else the default for paged formats.

@@ -339,16 +339,12 @@ pub async fn aggregate_records(
         ControlFlow::Break(not_modified) => return Ok(not_modified),
     };
     let key = cacheable(&r).then(|| {
-        let mut filters: Vec<String> = q
-            .selection
-            .filters
-            .iter()
-            .map(|f| format!("{f:?}"))
-            .collect();
-        filters.sort();
         format!(
-            "a|{}|{filters:?}|{:?}|{:?}|{:?}",
-            r.version.id, q.selection.q, q.group_by, q.metrics
+            "a|{}|{}|{:?}|{:?}",
+            r.version.id,
+            q.selection.fingerprint(),
+            q.group_by,
+            q.metrics
         )
     });
     let (answer, outcome) = cached_or_read(&state, key, || async {

@@ -2,18 +2,9 @@
 //! many concurrent misses, `latest` moving on publish, and private answers that never leak.
 use serde_json::json;
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{assert_problem, header, spawn_app, spawn_app_with};
 
 const BASE: &str = "/v1/datasets/dinas-pu/laporan/versions";
-
-fn header(res: &reqwest::Response, name: &str) -> String {
-    res.headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
 
 #[tokio::test]
 async fn a_repeated_read_is_a_hit_with_the_same_body_and_validators() {

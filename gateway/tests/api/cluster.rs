@@ -136,6 +136,25 @@ async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> D
     }
 }
 
+/// Two in-process nodes on one database and one Redis (their own key prefix), both linked.
+async fn two_nodes_on_one_redis() -> (TestApp, TestApp) {
+    require_redis(REDIS);
+    let prefix = format!("gerbang-test-{}", uuid::Uuid::new_v4().simple());
+    let shared = |s: &mut gateway::config::Settings| {
+        s.redis_url = Some(REDIS.to_owned());
+        s.redis_prefix = prefix.clone();
+    };
+    let a = spawn_app_with(shared).await;
+    let b = crate::helpers::spawn_node_like(&a, shared).await;
+    for app in [&a, &b] {
+        eventually(Duration::from_secs(5), async || {
+            ready_redis(app).await == "ok"
+        })
+        .await;
+    }
+    (a, b)
+}
+
 async fn ready_redis(app: &TestApp) -> String {
     let v: Value = app.get("/readyz").await.json().await.unwrap();
     v["redis"].as_str().unwrap().to_owned()
@@ -348,20 +367,7 @@ async fn redis_down_at_start_means_local_limits_not_a_failure() {
 
 #[tokio::test]
 async fn a_dataset_made_registered_on_one_node_is_closed_on_the_other_within_two_seconds() {
-    require_redis(REDIS);
-    let prefix = format!("gerbang-test-{}", uuid::Uuid::new_v4().simple());
-    let shared = |s: &mut gateway::config::Settings| {
-        s.redis_url = Some(REDIS.to_owned());
-        s.redis_prefix = prefix.clone();
-    };
-    let a = spawn_app_with(shared).await;
-    let b = crate::helpers::spawn_node_like(&a, shared).await;
-    for app in [&a, &b] {
-        eventually(Duration::from_secs(5), async || {
-            ready_redis(app).await == "ok"
-        })
-        .await;
-    }
+    let (a, b) = two_nodes_on_one_redis().await;
     let (token, _) = a.with_reports().await;
     let records = "/v1/datasets/dinas-pu/laporan/versions/1/records?limit=1";
     // node B resolves (and caches) the public version
@@ -383,20 +389,7 @@ async fn a_dataset_made_registered_on_one_node_is_closed_on_the_other_within_two
 
 #[tokio::test]
 async fn one_node_s_answer_is_another_node_s_hit_through_redis() {
-    require_redis(REDIS);
-    let prefix = format!("gerbang-test-{}", uuid::Uuid::new_v4().simple());
-    let shared = |s: &mut gateway::config::Settings| {
-        s.redis_url = Some(REDIS.to_owned());
-        s.redis_prefix = prefix.clone();
-    };
-    let a = spawn_app_with(shared).await;
-    let b = crate::helpers::spawn_node_like(&a, shared).await;
-    for app in [&a, &b] {
-        eventually(Duration::from_secs(5), async || {
-            ready_redis(app).await == "ok"
-        })
-        .await;
-    }
+    let (a, b) = two_nodes_on_one_redis().await;
     a.with_reports().await;
     let url = "/v1/datasets/dinas-pu/laporan/versions/1/records?priority=gte.3&limit=9";
     let first = a.get(url).await;

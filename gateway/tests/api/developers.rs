@@ -1,18 +1,9 @@
 //! Developer self-service, API keys, tiers, limits, quotas and usage, on one node.
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with, spawn_node_like, tier};
+use crate::helpers::{assert_problem, header, spawn_app, spawn_app_with, spawn_node_like, tier};
 
 const RECORDS: &str = "/v1/datasets/dinas-pu/laporan/versions/1/records?limit=1";
-
-fn header(res: &reqwest::Response, name: &str) -> String {
-    res.headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
 
 #[tokio::test]
 async fn key_lifecycle_create_list_roll_revoke() {
