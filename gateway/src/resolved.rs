@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use catalog::domain::{AgencySlug, DatasetSlug, VersionRef};
+use catalog::records::read::VersionTable;
 use catalog::service::{Catalog, Dataset, Version};
 use moka::future::Cache;
 
@@ -21,8 +22,16 @@ struct Key {
     see_drafts: bool,
 }
 
+/// What a read needs about its version, made once per cache entry (not per request).
+pub struct Entry {
+    pub dataset: Dataset,
+    pub version: Version,
+    /// The record table, with the schema it is read through.
+    pub table: VersionTable,
+}
+
 pub struct ResolvedVersions {
-    cache: Cache<Key, Arc<(Dataset, Version)>>,
+    cache: Cache<Key, Arc<Entry>>,
 }
 
 impl Default for ResolvedVersions {
@@ -45,7 +54,7 @@ impl ResolvedVersions {
         dataset: &DatasetSlug,
         v: VersionRef,
         see_drafts: bool,
-    ) -> Result<Arc<(Dataset, Version)>, catalog::CatalogError> {
+    ) -> Result<Arc<Entry>, catalog::CatalogError> {
         let key = Key {
             agency: agency.as_str().to_owned(),
             dataset: dataset.as_str().to_owned(),
@@ -57,13 +66,17 @@ impl ResolvedVersions {
         };
         self.cache
             .try_get_with(key, async {
-                catalog
-                    .get_version(agency, dataset, v, see_drafts)
-                    .await
-                    .map(Arc::new)
+                let (dataset, version) =
+                    catalog.get_version(agency, dataset, v, see_drafts).await?;
+                let table = Catalog::version_table(&version, &dataset.timezone);
+                Ok(Arc::new(Entry {
+                    dataset,
+                    version,
+                    table,
+                }))
             })
             .await
-            .map_err(|e| match Arc::try_unwrap(e) {
+            .map_err(|e: Arc<catalog::CatalogError>| match Arc::try_unwrap(e) {
                 Ok(e) => e,
                 Err(shared) => shared.reclone(),
             })

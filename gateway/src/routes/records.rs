@@ -9,7 +9,6 @@ use catalog::domain::{Access, VersionStatus};
 use catalog::records::encode::{self, Columns, CsvEncoder, GeojsonEncoder, NdjsonEncoder};
 use catalog::records::query::{self, RecordFormat};
 use catalog::records::read;
-use catalog::service::Catalog;
 use futures::StreamExt as _;
 use sha2::Digest;
 
@@ -21,10 +20,10 @@ use crate::AppState;
 
 /// `Cache-Control`, `Content-Location` and deprecation headers for a read of `r`.
 pub fn cache_headers(res: &mut HttpResponseBuilder, r: &Resolved) {
-    let v = &r.version;
+    let v = r.version();
     let cache = if v.status == VersionStatus::Draft {
         "private, no-store"
-    } else if r.dataset.access == Access::Registered {
+    } else if r.dataset().access == Access::Registered {
         "private, no-cache"
     } else if r.by_number {
         "public, max-age=31536000, immutable"
@@ -37,7 +36,9 @@ pub fn cache_headers(res: &mut HttpResponseBuilder, r: &Resolved) {
             header::CONTENT_LOCATION,
             format!(
                 "/v1/datasets/{}/{}/versions/{}",
-                r.agency, r.dataset.slug, v.version
+                r.agency,
+                r.dataset().slug,
+                v.version
             ),
         ));
     }
@@ -140,10 +141,10 @@ pub async fn query_records(
 ) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let params = params_of(&req)?;
-    let table = Catalog::version_table(&r.version, &r.dataset.timezone);
+    let table = r.table();
     let q = query::parse_records(table.schema(), table.timezone, &params)?;
     let format = q.format.unwrap_or_else(|| format_from_accept(&req));
-    let tag = etag(r.version.id, req.path(), &params, format);
+    let tag = etag(r.version().id, req.path(), &params, format);
     let mut res = match conditional(&req, &r, tag) {
         ControlFlow::Continue(res) => res,
         ControlFlow::Break(mut not_modified) => {
@@ -173,7 +174,9 @@ pub async fn query_records(
                     header::CONTENT_DISPOSITION,
                     format!(
                         "attachment; filename=\"{}-{}-v{}.csv\"",
-                        r.agency, r.dataset.slug, r.version.version
+                        r.agency,
+                        r.dataset().slug,
+                        r.version().version
                     ),
                 ));
                 read::export(
@@ -212,7 +215,7 @@ pub async fn query_records(
     let key = cacheable(&r).then(|| {
         format!(
             "r|{}|{format:?}|{}|{:?}|{}|{}|{:?}|{}",
-            r.version.id,
+            r.version().id,
             q.fingerprint(),
             q.select,
             q.page_size(),
@@ -224,7 +227,7 @@ pub async fn query_records(
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
         let page =
-            read::query_page(&state.catalog.db, &state.catalog.cursor_key, &table, &q).await?;
+            read::query_page(&state.catalog.db, &state.catalog.cursor_key, table, &q).await?;
         let body = match format {
             RecordFormat::Json => {
                 let mut buf = b"{\"data\":".to_vec();
@@ -258,7 +261,7 @@ pub async fn query_records(
 
 /// Published and deprecated versions are cached; drafts never are.
 fn cacheable(r: &Resolved) -> bool {
-    r.version.status != VersionStatus::Draft
+    r.version().status != VersionStatus::Draft
 }
 
 /// The cached answer for `key`, or `read`'s (stored when `key` is given).
@@ -299,19 +302,22 @@ pub async fn get_record(
         .ok()
         .filter(|i| *i >= 1)
         .ok_or_else(|| ApiError::not_found("_id must be a row number from 1"))?;
-    let table = Catalog::version_table(&r.version, &r.dataset.timezone);
-    let tag = etag(r.version.id, req.path(), &[], RecordFormat::Json);
+    let table = r.table();
+    let tag = etag(r.version().id, req.path(), &[], RecordFormat::Json);
     let res = match conditional(&req, &r, tag) {
         ControlFlow::Continue(res) => res,
         ControlFlow::Break(not_modified) => return Ok(not_modified),
     };
-    let key = cacheable(&r).then(|| format!("g|{}|{id}", r.version.id));
+    let key = cacheable(&r).then(|| format!("g|{}|{id}", r.version().id));
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
-        let row = read::get_record(&state.catalog.db, &table, id)
+        let row = read::get_record(&state.catalog.db, table, id)
             .await?
             .ok_or_else(|| {
-                ApiError::not_found(format!("version {} has no record {id}", r.version.version))
+                ApiError::not_found(format!(
+                    "version {} has no record {id}",
+                    r.version().version
+                ))
             })?;
         let all: Vec<usize> = (0..table.schema().fields.len()).collect();
         let mut buf = Vec::with_capacity(256);
@@ -331,9 +337,9 @@ pub async fn aggregate_records(
 ) -> ApiResult<HttpResponse> {
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let params = params_of(&req)?;
-    let table = Catalog::version_table(&r.version, &r.dataset.timezone);
+    let table = r.table();
     let q = query::parse_aggregate(table.schema(), table.timezone, &params)?;
-    let tag = etag(r.version.id, req.path(), &params, RecordFormat::Json);
+    let tag = etag(r.version().id, req.path(), &params, RecordFormat::Json);
     let res = match conditional(&req, &r, tag) {
         ControlFlow::Continue(res) => res,
         ControlFlow::Break(not_modified) => return Ok(not_modified),
@@ -341,7 +347,7 @@ pub async fn aggregate_records(
     let key = cacheable(&r).then(|| {
         format!(
             "a|{}|{}|{:?}|{:?}",
-            r.version.id,
+            r.version().id,
             q.selection.fingerprint(),
             q.group_by,
             q.metrics
@@ -349,7 +355,7 @@ pub async fn aggregate_records(
     });
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
-        let data = read::aggregate(&state.catalog.db, &table, &q).await?;
+        let data = read::aggregate(&state.catalog.db, table, &q).await?;
         let body = serde_json::to_vec(&serde_json::json!({"data": data}))
             .map_err(|e| ApiError::from(catalog::CatalogError::Internal(e.to_string())))?;
         Ok(Cached::new(body, "application/json", None))

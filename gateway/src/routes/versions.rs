@@ -4,21 +4,36 @@ use std::sync::Arc;
 use actix_web::{web, HttpRequest, HttpResponse};
 use catalog::domain::{Access, AgencySlug, VersionRef};
 use catalog::records::ingest::{IngestRequest, NoProgress};
+use catalog::records::read::VersionTable;
 use catalog::service::{Dataset, Version};
 use serde::Deserialize;
 
 use super::datasets::dataset_path;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::resolved::Entry;
 use crate::upload;
 use crate::AppState;
 
-/// A resolved `…/versions/{v}` the caller may read.
+/// A resolved `…/versions/{v}` the caller may read; shares the cached entry (no copies).
 pub struct Resolved {
     pub agency: AgencySlug,
-    pub dataset: Dataset,
-    pub version: Version,
+    entry: Arc<Entry>,
     pub by_number: bool,
+}
+
+impl Resolved {
+    pub fn dataset(&self) -> &Dataset {
+        &self.entry.dataset
+    }
+
+    pub fn version(&self) -> &Version {
+        &self.entry.version
+    }
+
+    pub fn table(&self) -> &VersionTable {
+        &self.entry.table
+    }
 }
 
 /// Resolves the version and checks read access: drafts are 404 to all but the agency's
@@ -33,20 +48,18 @@ pub async fn resolve(
     let (agency, dataset) = dataset_path(agency, dataset)?;
     let v = VersionRef::parse(v)?;
     let see_drafts = caller.can_write(&agency);
-    let resolved = state
+    let entry = state
         .resolved
         .get(&state.catalog, &agency, &dataset, v, see_drafts)
         .await?;
-    let (dataset_view, version) = (resolved.0.clone(), resolved.1.clone());
-    if dataset_view.access == Access::Registered && matches!(caller, Caller::Anonymous) {
+    if entry.dataset.access == Access::Registered && matches!(caller, Caller::Anonymous) {
         return Err(ApiError::unauthorized(
             "this dataset is for registered developers: send X-API-Key",
         ));
     }
     Ok(Resolved {
         agency,
-        dataset: dataset_view,
-        version,
+        entry,
         by_number: matches!(v, VersionRef::Number(_)),
     })
 }
@@ -152,7 +165,7 @@ pub async fn get_version(
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let mut res = HttpResponse::Ok();
     super::records::cache_headers(&mut res, &r);
-    Ok(res.json(r.version))
+    Ok(res.json(r.version()))
 }
 
 pub async fn publish_version(
@@ -218,7 +231,7 @@ pub async fn get_datapackage(
     let conn = req.connection_info();
     let base = format!("{}://{}", conn.scheme(), conn.host());
     let fields: Vec<_> = std::iter::once(serde_json::json!({"name": "_id", "type": "integer", "description": "Row number in this version"}))
-        .chain(r.version.schema.fields.iter().map(|f| {
+        .chain(r.version().schema.fields.iter().map(|f| {
             let mut v = serde_json::json!({"name": f.name, "type": f.field_type.as_str()});
             if let Some(d) = &f.description {
                 v["description"] = serde_json::json!(d);
@@ -226,20 +239,20 @@ pub async fn get_datapackage(
             v
         }))
         .collect();
-    let d = &r.dataset;
+    let d = r.dataset();
     let pkg = serde_json::json!({
         "$schema": "https://datapackage.org/profiles/2.0/datapackage.json",
         "name": format!("{}-{}", d.agency, d.slug),
         "title": d.title,
         "description": d.description,
-        "version": r.version.version.to_string(),
+        "version": r.version().version.to_string(),
         "keywords": d.tags,
         "licenses": [{"name": d.license}],
-        "created": r.version.created_at,
+        "created": r.version().created_at,
         "resources": [{
             "name": d.slug,
             "type": "table",
-            "path": format!("{base}/v1/datasets/{}/{}/versions/{}/records?format=csv", d.agency, d.slug, r.version.version),
+            "path": format!("{base}/v1/datasets/{}/{}/versions/{}/records?format=csv", d.agency, d.slug, r.version().version),
             "format": "csv",
             "mediatype": "text/csv",
             "encoding": "utf-8",
