@@ -67,6 +67,29 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Starts what only a serving node runs: the Redis link and its event subscription, the
+    /// revocation poller, limiter pruning, the usage writer and cache maintenance. CLI
+    /// commands share `prepare_state` and start none of it.
+    fn start_background(&self) {
+        if let Some(c) = &self.cluster {
+            c.spawn_health();
+            let k = Arc::clone(&self.keys);
+            let r = Arc::clone(&self.resolved);
+            c.spawn_subscriber(move |event| match event {
+                Event::KeysChanged(hashes) => {
+                    let k = Arc::clone(&k);
+                    tokio::spawn(async move { k.invalidate(&hashes, "pubsub").await });
+                }
+                Event::DatasetChanged { agency, dataset } => r.invalidate(&agency, &dataset),
+            });
+            let c = Arc::clone(c);
+            self.keys.spawn_revocation_poller(move || c.is_subscribed());
+        }
+        self.limiter.spawn_pruner(Duration::from_secs(60));
+        self.usage.start();
+        self.responses.spawn_maintenance();
+    }
+
     /// Verifies a bearer token: local HS256, or RS256/ES256 from the configured OIDC issuer.
     pub async fn verify_bearer(&self, token: &str) -> Result<Staff, ApiError> {
         let invalid = || {
@@ -149,22 +172,7 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
     };
     let keys = Arc::new(KeyVerifier::new(db.clone(), Arc::clone(&metrics)));
     let resolved = Arc::new(ResolvedVersions::default());
-    if let Some(c) = &cluster {
-        c.spawn_health();
-        let k = Arc::clone(&keys);
-        let r = Arc::clone(&resolved);
-        c.spawn_subscriber(move |event| match event {
-            Event::KeysChanged(hashes) => {
-                let k = Arc::clone(&k);
-                tokio::spawn(async move { k.invalidate(&hashes, "pubsub").await });
-            }
-            Event::DatasetChanged { agency, dataset } => r.invalidate(&agency, &dataset),
-        });
-        let c = Arc::clone(c);
-        keys.spawn_revocation_poller(move || c.is_subscribed());
-    }
     let limiter = Arc::new(Limiter::new(cluster.clone(), Arc::clone(&metrics)));
-    limiter.spawn_pruner(Duration::from_secs(60));
     let policies = Policies::from_settings(&settings);
     for p in policies.all() {
         limiter.watch(p);
@@ -173,7 +181,7 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         Some(o) => Some(Oidc::start(o).await?),
         None => None,
     };
-    let usage = UsageMeter::start(db.clone(), Arc::clone(&metrics));
+    let usage = UsageMeter::new(db.clone(), Arc::clone(&metrics));
     let catalog = Catalog::new(db, CursorKey::derive(&secret));
     let responses = ResponseCache::new(
         settings.cache.enabled.then_some(settings.cache.max_bytes),
@@ -182,7 +190,6 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         cluster.clone(),
         Duration::from_secs(settings.cache.redis_ttl_seconds),
     );
-    responses.spawn_maintenance();
     Ok(AppState {
         catalog,
         jwt,
@@ -215,6 +222,7 @@ impl Application {
     pub async fn build(state: AppState) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&state.settings.listen)?;
         let port = listener.local_addr()?.port();
+        state.start_background();
         let state = web::Data::from(Arc::new(state));
         let app_state = state.clone();
         let server = HttpServer::new(move || {

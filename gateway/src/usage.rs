@@ -18,6 +18,9 @@ const CHANNEL_BATCHES: usize = 8;
 
 type Batch = Vec<(UsageKey, u64)>;
 
+/// The writer's parts, kept until the meter is started.
+type Idle = (DatabaseConnection, mpsc::Receiver<Batch>, Arc<Metrics>);
+
 /// A key, compared by id; cloning it is a reference count, not a copy of its strings.
 #[derive(Clone)]
 struct ById(Arc<KeyRecord>);
@@ -65,23 +68,34 @@ pub struct UsageMeter {
     pending: Mutex<HashMap<Pending, u64>>,
     /// Held across a whole flush, so shutdown never races a half-done one.
     tx: tokio::sync::Mutex<Option<mpsc::Sender<Batch>>>,
+    /// What the writer needs, until it is started.
+    idle: Mutex<Option<Idle>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl UsageMeter {
-    /// Starts the ticker and the writer.
-    pub fn start(db: DatabaseConnection, metrics: Arc<Metrics>) -> Arc<Self> {
+    /// A meter that counts but does not write until [`UsageMeter::start`] (only a serving node
+    /// starts it; the CLI never does).
+    pub fn new(db: DatabaseConnection, metrics: Arc<Metrics>) -> Arc<Self> {
         let (tx, rx) = mpsc::channel::<Batch>(CHANNEL_BATCHES);
-        let meter = Arc::new(Self {
+        Arc::new(Self {
             pending: Mutex::new(HashMap::new()),
             tx: tokio::sync::Mutex::new(Some(tx)),
+            idle: Mutex::new(Some((db, rx, metrics))),
             ticker: Mutex::new(None),
             writer: Mutex::new(None),
-        });
+        })
+    }
+
+    /// Starts the ticker and the writer (once).
+    pub fn start(self: &Arc<Self>) {
+        let Some((db, rx, metrics)) = self.idle.lock().expect("lock").take() else {
+            return;
+        };
         let writer = tokio::spawn(write_batches(db, rx, metrics));
         let ticker = {
-            let meter = Arc::downgrade(&meter);
+            let meter = Arc::downgrade(self);
             tokio::spawn(async move {
                 let mut interval = tokio::time::interval(FLUSH_EVERY);
                 loop {
@@ -93,9 +107,8 @@ impl UsageMeter {
                 }
             })
         };
-        *meter.ticker.lock().expect("lock") = Some(ticker);
-        *meter.writer.lock().expect("lock") = Some(writer);
-        meter
+        *self.ticker.lock().expect("lock") = Some(ticker);
+        *self.writer.lock().expect("lock") = Some(writer);
     }
 
     /// Counts one request by `key` (none: anonymous) on `dataset` (agency, dataset), today.
