@@ -470,13 +470,13 @@ pub async fn revoke_key(
 }
 
 /// Replaces a key: a new key now, and the old one stops after `grace_seconds` (0–7 days; 0
-/// revokes it at once).
+/// revokes it at once). Answers the new key and the old one as it is now.
 pub async fn roll_key(
     db: &DatabaseConnection,
     developer: &Developer,
     key_id: &str,
     grace_seconds: u64,
-) -> Result<(IssuedKey, KeyChange)> {
+) -> Result<(IssuedKey, KeyView, KeyChange)> {
     if grace_seconds > MAX_GRACE_SECONDS {
         return Err(CatalogError::bad_request(format!(
             "grace_seconds must be between 0 and {MAX_GRACE_SECONDS} (7 days)"
@@ -499,9 +499,9 @@ pub async fn roll_key(
         } else {
             active.expires_at = Set(Some(now + chrono::Duration::seconds(grace_seconds as i64)));
         }
-        active.update(&txn).await?;
+        let old = active.update(&txn).await?;
         txn.commit().await?;
-        Ok((new, KeyChange { hashes: vec![hash] }))
+        Ok((new, KeyView::of(old, now), KeyChange { hashes: vec![hash] }))
     })
     .await
 }

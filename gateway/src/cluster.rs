@@ -72,6 +72,7 @@ pub struct Cluster {
     up: AtomicBool,
     subscribed: AtomicBool,
     nodes: AtomicU32,
+    heartbeat: redis::Script,
     metrics: Arc<Metrics>,
 }
 
@@ -103,6 +104,7 @@ impl Cluster {
             up: AtomicBool::new(false),
             subscribed: AtomicBool::new(false),
             nodes: AtomicU32::new(1),
+            heartbeat: redis::Script::new(HEARTBEAT),
             metrics,
         }))
     }
@@ -196,8 +198,7 @@ impl Cluster {
     }
 
     async fn heartbeat(&self, conn: &mut MultiplexedConnection) {
-        let script = redis::Script::new(HEARTBEAT);
-        let mut call = script.key(self.key("nodes"));
+        let mut call = self.heartbeat.key(self.key("nodes"));
         call.arg(&self.node_id).arg(NODE_TTL_SECONDS);
         if let Ok(Ok(n)) = tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<u32>(conn)).await
         {

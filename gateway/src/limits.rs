@@ -52,8 +52,13 @@ impl std::fmt::Debug for Policy {
     }
 }
 
+/// Microseconds between two requests at the steady rate of `limit` per window (at least 1).
+fn emission_us(limit: u32, window_seconds: u32) -> u64 {
+    (window_seconds as u64 * 1_000_000 / limit.max(1) as u64).max(1)
+}
+
 fn gcra(limit: u32, window_seconds: u32) -> Arc<Gcra> {
-    let period = Duration::from_micros((window_seconds as u64 * 1_000_000 / limit as u64).max(1));
+    let period = Duration::from_micros(emission_us(limit, window_seconds));
     let quota = Quota::with_period(period)
         .expect("period is positive")
         .allow_burst(NonZeroU32::new(limit).expect("limit ≥ 1"));
@@ -88,11 +93,6 @@ impl Policy {
 
     pub fn per_hour(name: impl Into<String>, limit: u32) -> Self {
         Self::new(name.into(), "hour", 3600, limit, None)
-    }
-
-    /// Microseconds between two requests at the steady rate.
-    fn emission_us(&self) -> u64 {
-        ((self.window_seconds as u64 * 1_000_000) / self.limit as u64).max(1)
     }
 }
 
@@ -256,7 +256,7 @@ impl Local {
                 return window(Verdict::QuotaExceeded, 0, 0, seconds_to_midnight_utc());
             }
         }
-        let emission = ((policy.window_seconds as u64 * 1_000_000) / limit as u64).max(1);
+        let emission = emission_us(limit, policy.window_seconds);
         match gcra.check_key(&bucket) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
@@ -402,7 +402,7 @@ impl Limiter {
         let quota_key = cluster.key(&format!("q:{}:{{{id}}}:{today}", policy.name));
         let mut call = self.script.key(rate_key);
         call.key(quota_key)
-            .arg(policy.emission_us())
+            .arg(emission_us(policy.limit, policy.window_seconds))
             .arg(policy.limit)
             .arg(policy.per_day.unwrap_or(0));
         let answer =

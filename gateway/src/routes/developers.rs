@@ -133,7 +133,7 @@ struct Rolled {
     #[serde(flatten)]
     key: IssuedKey,
     /// The key it replaces, with the moment it stops working.
-    replaces: Option<KeyView>,
+    replaces: KeyView,
 }
 
 pub async fn roll_key(
@@ -146,12 +146,9 @@ pub async fn roll_key(
     check_key_changes(&state, &key.developer_id).await?;
     let grace = input.map(|i| i.grace_seconds).unwrap_or(0);
     let dev = developers::get_developer(&state.catalog.db, &key.developer_id).await?;
-    let (issued, change) = developers::roll_key(&state.catalog.db, &dev, &path, grace).await?;
+    let (issued, replaces, change) =
+        developers::roll_key(&state.catalog.db, &dev, &path, grace).await?;
     state.keys_changed(change).await;
-    let replaces = developers::list_keys(&state.catalog.db, &dev.id)
-        .await?
-        .into_iter()
-        .find(|k| k.id == *path);
     Ok(no_store(HttpResponse::Created().json(Rolled {
         key: issued,
         replaces,
