@@ -1,6 +1,5 @@
 //! The response cache: hits and misses, one entry for equivalent queries, one storage read for
 //! many concurrent misses, `latest` moving on publish, and private answers that never leak.
-use serde_json::json;
 
 use crate::helpers::{assert_problem, header, spawn_app, spawn_app_with};
 
@@ -129,15 +128,7 @@ async fn latest_moves_on_publish_and_drafts_are_never_cached() {
 async fn a_registered_answer_never_reaches_an_anonymous_caller() {
     let app = spawn_app().await;
     let (token, _) = app.with_reports().await;
-    let res = app
-        .client
-        .patch(app.url("/v1/datasets/dinas-pu/laporan"))
-        .bearer_auth(&token)
-        .json(&json!({"access": "registered"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    app.make_registered("dinas-pu", "laporan", &token).await;
     let (_, _, key) = app.sign_up("cache@contoh.id").await;
     let url = format!("{BASE}/1/records?limit=2");
     for _ in 0..2 {

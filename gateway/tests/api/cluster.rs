@@ -372,15 +372,7 @@ async fn a_dataset_made_registered_on_one_node_is_closed_on_the_other_within_two
     let records = "/v1/datasets/dinas-pu/laporan/versions/1/records?limit=1";
     // node B resolves (and caches) the public version
     assert_eq!(b.get(records).await.status(), 200);
-    let res = a
-        .client
-        .patch(a.url("/v1/datasets/dinas-pu/laporan"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"access": "registered"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    a.make_registered("dinas-pu", "laporan", &token).await;
     eventually(Duration::from_secs(2), async || {
         b.get(records).await.status() == 401
     })

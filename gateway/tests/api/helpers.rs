@@ -279,6 +279,19 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Switches a dataset to `access: registered` (any valid key reads it).
+    pub async fn make_registered(&self, agency: &str, dataset: &str, token: &str) {
+        let res = self
+            .client
+            .patch(self.url(&format!("/v1/datasets/{agency}/{dataset}")))
+            .bearer_auth(token)
+            .json(&json!({"access": "registered"}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    }
+
     pub async fn publish(&self, agency: &str, dataset: &str, token: &str, v: i64) {
         let res = self
             .client
