@@ -18,7 +18,7 @@ pub struct Staff {
     pub agency: Option<AgencySlug>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserInput {
     pub username: String,

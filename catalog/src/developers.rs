@@ -90,7 +90,7 @@ impl KeyFormat {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeveloperInput {
     pub email: String,
@@ -101,7 +101,7 @@ pub struct DeveloperInput {
     pub purpose: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Developer {
     pub id: String,
     pub email: String,
@@ -126,7 +126,7 @@ impl From<developer::Model> for Developer {
 }
 
 /// A key at the moment it is made: the only time its text is shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub id: String,
     pub key: String,
@@ -136,7 +136,7 @@ pub struct IssuedKey {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     Active,
@@ -147,7 +147,7 @@ pub enum KeyStatus {
 }
 
 /// A key in a listing: never its text.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     pub id: String,
     pub name: String,
@@ -216,7 +216,7 @@ pub struct UsageKey {
     pub dataset: String,
 }
 
-#[derive(Debug, Clone, Serialize, FromQueryResult)]
+#[derive(Debug, Clone, Serialize, FromQueryResult, utoipa::ToSchema)]
 pub struct DeveloperUsageRow {
     pub day: String,
     pub agency: String,
@@ -224,7 +224,7 @@ pub struct DeveloperUsageRow {
     pub requests: i64,
 }
 
-#[derive(Debug, Clone, Serialize, FromQueryResult)]
+#[derive(Debug, Clone, Serialize, FromQueryResult, utoipa::ToSchema)]
 pub struct DatasetUsageRow {
     pub day: String,
     pub requests: i64,

@@ -15,12 +15,27 @@ fn is_slug(s: &str) -> bool {
         && b.iter().all(|c| ok(c) || *c == b'-')
 }
 
+/// The contract's slug syntax, for documents.
+pub const SLUG_PATTERN: &str = "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$";
+
 macro_rules! slug_type {
-    ($name:ident, $what:literal) => {
+    ($name:ident, $what:literal, $example:literal) => {
         #[doc = concat!("A valid ", $what, " slug: `^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`.")]
         #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .pattern(Some(SLUG_PATTERN))
+                    .examples([$example])
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             pub fn parse(s: &str) -> Result<Self> {
@@ -55,13 +70,13 @@ macro_rules! slug_type {
     };
 }
 
-slug_type!(AgencySlug, "agency");
-slug_type!(DatasetSlug, "dataset");
+slug_type!(AgencySlug, "agency", "dinas-pu");
+slug_type!(DatasetSlug, "dataset", "laporan-jalan");
 
 macro_rules! closed_enum {
     ($(#[$meta:meta])* $name:ident, $what:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "lowercase")]
         pub enum $name { $($variant),+ }
 

@@ -18,7 +18,7 @@ pub const RESERVED_NAMES: &[&str] = &[
     "metrics", "bom",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldType {
     Integer,
@@ -180,7 +180,7 @@ pub fn parse_datetime(s: &str, tz: TimeZone) -> Option<DateTime<FixedOffset>> {
 }
 
 /// One column of a version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Field {
     pub name: String,
     #[serde(rename = "type")]
@@ -193,7 +193,7 @@ pub struct Field {
 }
 
 /// The schema of a dataset version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TableSchema {
     pub fields: Vec<Field>,
     #[serde(default)]

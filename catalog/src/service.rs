@@ -30,7 +30,7 @@ pub struct Catalog {
     pub cursor_key: CursorKey,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Agency {
     pub slug: String,
     pub name: String,
@@ -39,7 +39,7 @@ pub struct Agency {
     pub dataset_count: u64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgencyInput {
     pub slug: AgencySlug,
@@ -50,14 +50,14 @@ pub struct AgencyInput {
     pub website: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contact {
     pub name: Option<String>,
     pub email: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetInput {
     pub slug: DatasetSlug,
@@ -81,7 +81,7 @@ pub struct DatasetInput {
     pub timezone: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetPatch {
     pub title: Option<String>,
@@ -97,7 +97,7 @@ pub struct DatasetPatch {
     pub timezone: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionSummary {
     pub version: i32,
     pub status: VersionStatus,
@@ -105,7 +105,7 @@ pub struct VersionSummary {
     pub row_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DatasetSummary {
     pub slug: String,
     pub agency: String,
@@ -119,7 +119,7 @@ pub struct DatasetSummary {
     pub latest_version: Option<i32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Dataset {
     pub slug: String,
     pub agency: String,
@@ -140,15 +140,16 @@ pub struct Dataset {
     pub versions: Vec<VersionSummary>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, utoipa::ToSchema)]
 pub struct SchemaChanges {
     pub compared_to: Option<i32>,
     pub added: Vec<String>,
     pub removed: Vec<String>,
+    #[schema(value_type = Vec<BTreeMap<String, String>>)]
     pub retyped: Vec<BTreeMap<&'static str, String>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Version {
     pub version: i32,
     pub status: VersionStatus,
@@ -187,16 +188,17 @@ pub struct DatasetSearch {
     pub offset: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FacetValue {
     pub value: String,
     pub count: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SearchResult {
     pub data: Vec<DatasetSummary>,
     pub total: u64,
+    #[schema(value_type = BTreeMap<String, Vec<FacetValue>>)]
     pub facets: BTreeMap<&'static str, Vec<FacetValue>>,
     pub next_cursor: Option<String>,
 }

@@ -33,6 +33,7 @@ use catalog::service::Catalog;
 use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
 use secrecy::ExposeSecret;
+use utoipa_actix_web::AppExt;
 
 use crate::auth::Jwt;
 use crate::cache::ResponseCache;
@@ -64,6 +65,10 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpNet>,
     /// Failed sign-ins per client address in the current minute.
     pub failed_logins: moka::sync::Cache<IpAddr, Arc<AtomicU32>>,
+    /// `/v1/openapi.json`, made once from the route table.
+    pub platform_spec: web::Bytes,
+    /// Versions' documents by (version id, dataset `updated_at`): versions are immutable.
+    pub version_specs: moka::future::Cache<(i64, i64), web::Bytes>,
 }
 
 impl AppState {
@@ -208,6 +213,13 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(60))
             .build(),
+        platform_spec: web::Bytes::from(
+            serde_json::to_vec(&routes::platform_spec()).expect("the document serializes"),
+        ),
+        version_specs: moka::future::Cache::builder()
+            .max_capacity(1_000)
+            .time_to_idle(Duration::from_secs(3600))
+            .build(),
     })
 }
 
@@ -231,7 +243,9 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(gate::gate))
                 .wrap(actix_web::middleware::from_fn(routes::cors))
                 .wrap(actix_web::middleware::from_fn(telemetry::access_log))
+                .into_utoipa_app()
                 .configure(routes::configure)
+                .into_app()
         })
         .listen(listener)?
         .shutdown_timeout(30)

@@ -5,6 +5,7 @@
 //! - [`cursor`] signs keyset cursors; [`encode`] writes JSON, CSV, NDJSON and GeoJSON.
 pub mod cursor;
 pub mod encode;
+pub mod examples;
 pub mod ingest;
 pub mod layout;
 pub mod query;

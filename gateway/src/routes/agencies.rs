@@ -1,18 +1,36 @@
 //! Agencies (OPD): public list and detail; admins create them.
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use catalog::domain::AgencySlug;
-use catalog::service::AgencyInput;
+use catalog::service::{Agency, AgencyInput};
+use openapi::params::AgencyPath;
 
+use super::views::ListView;
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::AppState;
 
+/// List agencies
+///
+/// Every agency (OPD) with the number of its public datasets.
+#[utoipa::path(
+    tag = "catalog",
+    responses((status = 200, body = ListView<Agency>)),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/agencies")]
 pub async fn list_agencies(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let data = state.catalog.list_agencies().await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"data": data, "next_cursor": null, "total": data.len()})))
+    Ok(HttpResponse::Ok().json(ListView::all(data).with_total()))
 }
 
+/// Get an agency
+#[utoipa::path(
+    tag = "catalog",
+    params(AgencyPath),
+    responses((status = 200, body = Agency)),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/agencies/{agency}")]
 pub async fn get_agency(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -22,6 +40,19 @@ pub async fn get_agency(
     Ok(HttpResponse::Ok().json(state.catalog.get_agency(&slug).await?))
 }
 
+/// Create an agency
+///
+/// Admins only.
+#[utoipa::path(
+    tag = "publishing",
+    request_body = AgencyInput,
+    responses(
+        (status = 201, body = Agency),
+        (status = 409, description = "The slug is taken"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/agencies")]
 pub async fn create_agency(
     state: web::Data<AppState>,
     caller: Caller,

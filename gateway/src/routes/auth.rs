@@ -2,24 +2,52 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use catalog::accounts::{self, UserInput};
-use serde::Deserialize;
+use catalog::domain::{AgencySlug, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::gate::client_ip;
 use crate::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
+    #[schema(example = "admin")]
     username: String,
     password: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct TokenView {
+    access_token: String,
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds the token is valid.
+    expires_in: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    username: String,
+    role: Role,
+    agency: Option<AgencySlug>,
+}
+
+/// Get a staff token
+///
 /// Exchanges a username and password for a bearer JWT. Failed attempts are limited per client
 /// address (`guards.failed_logins_per_minute`).
+#[utoipa::path(
+    tag = "auth",
+    request_body = TokenInput,
+    responses((status = 200, body = TokenView)),
+    security(())
+)]
+#[post("/auth/token")]
 #[tracing::instrument(skip_all, fields(username = %input.username))]
 pub async fn create_token(
     state: web::Data<AppState>,
@@ -56,14 +84,26 @@ pub async fn create_token(
     let token = state.jwt.issue(&staff)?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": state.jwt.ttl_seconds,
-        })))
+        .json(TokenView {
+            access_token: token,
+            token_type: "Bearer",
+            expires_in: state.jwt.ttl_seconds,
+        }))
 }
 
-/// Creates a staff account (admin only).
+/// Create a staff account
+///
+/// Admins only. Publishers belong to one agency.
+#[utoipa::path(
+    tag = "auth",
+    request_body = UserInput,
+    responses(
+        (status = 201, body = UserView),
+        (status = 409, description = "The username is taken"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -71,9 +111,9 @@ pub async fn create_user(
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let staff = accounts::create_user(&state.catalog.db, input.into_inner()).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "username": staff.username,
-        "role": staff.role,
-        "agency": staff.agency,
-    })))
+    Ok(HttpResponse::Created().json(UserView {
+        username: staff.username,
+        role: staff.role,
+        agency: staff.agency,
+    }))
 }

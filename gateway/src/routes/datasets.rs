@@ -1,8 +1,10 @@
 //! Datasets: search with facets, metadata, registration and edits by the agency's publishers.
-use actix_web::{web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 use catalog::domain::{AgencySlug, DatasetSlug};
-use catalog::service::{DatasetInput, DatasetPatch, DatasetSearch};
+use catalog::service::{Dataset, DatasetInput, DatasetPatch, DatasetSearch, SearchResult};
+use openapi::params::{AgencyPath, DatasetPath};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -15,18 +17,43 @@ pub fn dataset_path(agency: &str, dataset: &str) -> ApiResult<(AgencySlug, Datas
     Ok((a, d))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DatasetSearchParams {
+    /// Words to find in titles, descriptions and tags.
+    #[param(example = "jalan")]
     q: Option<String>,
+    /// Only this agency's datasets (slug).
+    #[param(example = "dinas-pu")]
     agency: Option<String>,
+    /// Only this smart-city theme.
+    #[param(value_type = Option<catalog::domain::Theme>)]
     theme: Option<String>,
+    /// Only datasets with this tag.
     tag: Option<String>,
+    /// Page size, 1–100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// Results to skip, at most 10000.
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 10000)]
     offset: Option<String>,
+    /// Your key, when you cannot send `X-API-Key`.
+    #[param(ignore)]
     api_key: Option<String>,
 }
 
+/// Search datasets
+///
+/// Dataset summaries matching the search, with `total` and facet counts per agency, theme and
+/// tag. Drafts and their datasets' unpublished changes are not shown.
+#[utoipa::path(
+    tag = "catalog",
+    params(DatasetSearchParams),
+    responses((status = 200, body = SearchResult)),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/datasets")]
 pub async fn list_datasets(
     state: web::Data<AppState>,
     params: web::Query<DatasetSearchParams>,
@@ -60,6 +87,16 @@ pub async fn list_datasets(
     Ok(HttpResponse::Ok().json(state.catalog.search_datasets(&search).await?))
 }
 
+/// Get a dataset
+///
+/// Its metadata and versions (drafts only for the agency's writers).
+#[utoipa::path(
+    tag = "catalog",
+    params(DatasetPath),
+    responses((status = 200, body = Dataset)),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/datasets/{agency}/{dataset}")]
 pub async fn get_dataset(
     state: web::Data<AppState>,
     caller: Caller,
@@ -74,6 +111,20 @@ pub async fn get_dataset(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Register a dataset
+///
+/// For the agency's publishers and admins. Versions are uploaded separately.
+#[utoipa::path(
+    tag = "publishing",
+    params(AgencyPath),
+    request_body = DatasetInput,
+    responses(
+        (status = 201, body = Dataset),
+        (status = 409, description = "The agency has a dataset with this slug"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/datasets/{agency}")]
 pub async fn create_dataset(
     state: web::Data<AppState>,
     caller: Caller,
@@ -90,6 +141,17 @@ pub async fn create_dataset(
     ))
 }
 
+/// Edit a dataset's metadata
+///
+/// Only the fields sent change. Versions are immutable and keep their data.
+#[utoipa::path(
+    tag = "publishing",
+    params(DatasetPath),
+    request_body = DatasetPatch,
+    responses((status = 200, body = Dataset)),
+    security(("bearer" = []))
+)]
+#[patch("/datasets/{agency}/{dataset}")]
 pub async fn update_dataset(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,13 +1,15 @@
 //! Developer self-service: sign up (first key), `/v1/me`, keys (create, revoke, roll) and usage;
 //! the admin's tier changes; an agency's usage of its datasets.
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
-use catalog::developers::{self, DeveloperInput, IssuedKey, KeyView};
-use chrono::{NaiveDate, Utc};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use catalog::developers::{self, DatasetUsageRow, Developer, DeveloperInput, IssuedKey, KeyView};
+use chrono::{DateTime, NaiveDate, Utc};
+use openapi::params::{DatasetPath, IdPath};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::datasets::dataset_path;
+use super::views::ListView;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::gate::client_ip;
@@ -23,6 +25,35 @@ fn no_store(mut res: HttpResponse) -> HttpResponse {
     res
 }
 
+/// A new developer's account, without its tier history.
+#[derive(Serialize, ToSchema)]
+pub struct DeveloperBrief {
+    id: String,
+    email: String,
+    name: String,
+}
+
+/// The account and its first key, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct RegisteredView {
+    developer: DeveloperBrief,
+    api_key: IssuedKey,
+}
+
+/// Sign up as a developer
+///
+/// Answers the first key (free tier), shown exactly once. Sign-ups are limited per client
+/// address.
+#[utoipa::path(
+    tag = "developers",
+    request_body = DeveloperInput,
+    responses(
+        (status = 201, body = RegisteredView),
+        (status = 409, description = "The email has an account"),
+    ),
+    security(())
+)]
+#[post("/developers")]
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -38,12 +69,54 @@ pub async fn register(
     }
     let (developer, key) = developers::register(&state.catalog.db, input.into_inner()).await?;
     tracing::info!(developer = %developer.id, "developer registered");
-    Ok(no_store(HttpResponse::Created().json(json!({
-        "developer": {"id": developer.id, "email": developer.email, "name": developer.name},
-        "api_key": key,
-    }))))
+    Ok(no_store(HttpResponse::Created().json(RegisteredView {
+        developer: DeveloperBrief {
+            id: developer.id,
+            email: developer.email,
+            name: developer.name,
+        },
+        api_key: key,
+    })))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct LimitsView {
+    /// Requests per minute.
+    per_minute: u32,
+    /// Requests per day (null: no daily quota).
+    per_day: Option<u64>,
+}
+
+/// Today's quota of the key that asks.
+#[derive(Serialize, ToSchema)]
+pub struct QuotaView {
+    key_id: String,
+    used_today: u64,
+    remaining_today: Option<u64>,
+    resets_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeView {
+    id: String,
+    email: String,
+    name: String,
+    organization: Option<String>,
+    tier: String,
+    created_at: DateTime<Utc>,
+    limits: LimitsView,
+    quota: QuotaView,
+}
+
+/// Who am I
+///
+/// The key's developer, tier, limits and today's quota.
+#[utoipa::path(
+    tag = "developers",
+    responses((status = 200, body = MeView)),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
+#[get("/me")]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
     let key = caller.require_developer()?;
     let dev = developers::get_developer(&state.catalog.db, &key.developer_id).await?;
@@ -52,34 +125,50 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpRes
         .limiter
         .quota_used(&Bucket::Key(key.id.clone()), policy)
         .await;
-    Ok(no_store(HttpResponse::Ok().json(json!({
-        "id": dev.id,
-        "email": dev.email,
-        "name": dev.name,
-        "organization": dev.organization,
-        "tier": dev.tier,
-        "created_at": dev.created_at,
-        "limits": {"per_minute": policy.limit, "per_day": policy.per_day},
-        "quota": {
-            "key_id": key.id,
-            "used_today": used,
-            "remaining_today": policy.per_day.map(|d| d.saturating_sub(used)),
-            "resets_at": (Utc::now().date_naive() + chrono::Days::new(1)).and_hms_opt(0, 0, 0).map(|t| t.and_utc()),
-        },
-    }))))
-}
-
-pub async fn list_keys(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
-    let key = caller.require_developer()?;
-    let keys = developers::list_keys(&state.catalog.db, &key.developer_id).await?;
     Ok(no_store(
-        HttpResponse::Ok().json(json!({"data": keys, "next_cursor": null})),
+        HttpResponse::Ok().json(MeView {
+            id: dev.id,
+            email: dev.email,
+            name: dev.name,
+            organization: dev.organization,
+            tier: dev.tier,
+            created_at: dev.created_at,
+            limits: LimitsView {
+                per_minute: policy.limit,
+                per_day: policy.per_day,
+            },
+            quota: QuotaView {
+                key_id: key.id.clone(),
+                used_today: used,
+                remaining_today: policy.per_day.map(|d| d.saturating_sub(used)),
+                resets_at: (Utc::now().date_naive() + chrono::Days::new(1))
+                    .and_hms_opt(0, 0, 0)
+                    .map(|t| t.and_utc()),
+            },
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+/// List my keys
+///
+/// Every key of the developer, by prefix only (never the key itself).
+#[utoipa::path(
+    tag = "developers",
+    responses((status = 200, body = ListView<KeyView>)),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
+#[get("/me/keys")]
+pub async fn list_keys(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    let key = caller.require_developer()?;
+    let keys = developers::list_keys(&state.catalog.db, &key.developer_id).await?;
+    Ok(no_store(HttpResponse::Ok().json(ListView::all(keys))))
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyInput {
+    /// What the key is for, e.g. the app's name.
+    #[schema(example = "peta-banjir")]
     name: String,
 }
 
@@ -98,6 +187,20 @@ async fn check_key_changes(state: &AppState, developer_id: &str) -> ApiResult<()
     }
 }
 
+/// Create a key
+///
+/// At most a few active keys per developer; key changes are rate-limited. The key is shown
+/// this once.
+#[utoipa::path(
+    tag = "developers",
+    request_body = KeyInput,
+    responses(
+        (status = 201, body = IssuedKey),
+        (status = 409, description = "Too many active keys"),
+    ),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
+#[post("/me/keys")]
 pub async fn create_key(
     state: web::Data<AppState>,
     caller: Caller,
@@ -110,6 +213,16 @@ pub async fn create_key(
     Ok(no_store(HttpResponse::Created().json(issued)))
 }
 
+/// Revoke a key
+///
+/// It stops working on every node within 2 seconds.
+#[utoipa::path(
+    tag = "developers",
+    params(IdPath),
+    responses((status = 204, description = "Revoked")),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
+#[delete("/me/keys/{id}")]
 pub async fn revoke_key(
     state: web::Data<AppState>,
     caller: Caller,
@@ -121,21 +234,35 @@ pub async fn revoke_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollInput {
+    /// How long the old key keeps working, 0–604800 seconds (7 days). Default 0.
     #[serde(default)]
+    #[schema(maximum = 604800)]
     grace_seconds: u64,
 }
 
-#[derive(Serialize)]
-struct Rolled {
+/// The new key (shown this once) and the key it replaces.
+#[derive(Serialize, ToSchema)]
+pub struct Rolled {
     #[serde(flatten)]
     key: IssuedKey,
     /// The key it replaces, with the moment it stops working.
     replaces: KeyView,
 }
 
+/// Roll a key
+///
+/// Makes a new key with the same name and tier; the old one expires after the grace period.
+#[utoipa::path(
+    tag = "developers",
+    params(IdPath),
+    request_body(content = Option<RollInput>, description = "Optional; default grace 0"),
+    responses((status = 201, body = Rolled)),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
+#[post("/me/keys/{id}/roll")]
 pub async fn roll_key(
     state: web::Data<AppState>,
     caller: Caller,
@@ -155,13 +282,38 @@ pub async fn roll_key(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageParams {
+    /// First day (default: 29 days before `to`).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     from: Option<String>,
+    /// Last day (default: today, UTC).
+    #[param(value_type = Option<chrono::NaiveDate>)]
     to: Option<String>,
     #[allow(dead_code)]
+    #[param(ignore)]
     api_key: Option<String>,
+}
+
+/// Requests on one day to one dataset (`dataset` null: calls that named none).
+#[derive(Serialize, ToSchema)]
+pub struct UsageDay {
+    day: String,
+    #[schema(example = "dinas-pu/laporan-jalan")]
+    dataset: Option<String>,
+    requests: i64,
+}
+
+/// Usage over a range of days.
+#[derive(Serialize, ToSchema)]
+pub struct UsageView<T> {
+    from: NaiveDate,
+    to: NaiveDate,
+    total: i64,
+    data: Vec<T>,
+    next_cursor: Option<String>,
 }
 
 /// `from`/`to` as dates (default: the last 30 days), at most a year apart.
@@ -186,6 +338,17 @@ fn date_range(p: &UsageParams) -> ApiResult<(NaiveDate, NaiveDate)> {
     Ok((from, to))
 }
 
+/// My usage
+///
+/// Requests per day and dataset (at most 366 days at a time), including this node's counts not
+/// yet stored.
+#[utoipa::path(
+    tag = "developers",
+    params(UsageParams),
+    responses((status = 200, body = UsageView<UsageDay>)),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
+#[get("/me/usage")]
 pub async fn my_usage(
     state: web::Data<AppState>,
     caller: Caller,
@@ -218,19 +381,31 @@ pub async fn my_usage(
     let total: i64 = rows.iter().map(|r| r.requests).sum();
     let data: Vec<_> = rows
         .into_iter()
-        .map(|r| {
-            json!({
-                "day": r.day,
-                "dataset": if r.agency.is_empty() { serde_json::Value::Null } else { json!(format!("{}/{}", r.agency, r.dataset)) },
-                "requests": r.requests,
-            })
+        .map(|r| UsageDay {
+            dataset: (!r.agency.is_empty()).then(|| format!("{}/{}", r.agency, r.dataset)),
+            day: r.day,
+            requests: r.requests,
         })
         .collect();
-    Ok(no_store(HttpResponse::Ok().json(json!({
-        "from": from, "to": to, "total": total, "data": data, "next_cursor": null,
-    }))))
+    Ok(no_store(HttpResponse::Ok().json(UsageView {
+        from,
+        to,
+        total,
+        data,
+        next_cursor: None,
+    })))
 }
 
+/// A dataset's usage
+///
+/// Requests and distinct keys per day, for the agency's publishers and admins.
+#[utoipa::path(
+    tag = "publishing",
+    params(DatasetPath, UsageParams),
+    responses((status = 200, body = UsageView<DatasetUsageRow>)),
+    security(("bearer" = []))
+)]
+#[get("/datasets/{agency}/{dataset}/usage")]
 pub async fn dataset_usage(
     state: web::Data<AppState>,
     caller: Caller,
@@ -251,29 +426,52 @@ pub async fn dataset_usage(
     )
     .await?;
     let total: i64 = rows.iter().map(|r| r.requests).sum();
-    Ok(no_store(HttpResponse::Ok().json(json!({
-        "from": from, "to": to, "total": total, "data": rows, "next_cursor": null,
-    }))))
+    Ok(no_store(HttpResponse::Ok().json(UsageView {
+        from,
+        to,
+        total,
+        data: rows,
+        next_cursor: None,
+    })))
 }
 
+/// List developers
+///
+/// Admins only.
+#[utoipa::path(
+    tag = "publishing",
+    responses((status = 200, body = ListView<Developer>)),
+    security(("bearer" = []))
+)]
+#[get("/developers")]
 pub async fn list_developers(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let devs = developers::list_developers(&state.catalog.db).await?;
-    Ok(no_store(
-        HttpResponse::Ok().json(json!({"data": devs, "next_cursor": null})),
-    ))
+    Ok(no_store(HttpResponse::Ok().json(ListView::all(devs))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierInput {
+    /// A developer tier from the settings (`free`, `partner`, …).
+    #[schema(example = "partner")]
     tier: String,
 }
 
-/// An admin moves a developer to another tier; it applies to their keys at once.
+/// Set a developer's tier
+///
+/// Admins only; it applies to all their keys at once, on every node.
+#[utoipa::path(
+    tag = "publishing",
+    params(IdPath),
+    request_body = TierInput,
+    responses((status = 200, body = Developer)),
+    security(("bearer" = []))
+)]
+#[patch("/developers/{id}")]
 pub async fn set_tier(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,9 +1,16 @@
 //! The route table. Each resource module has its handlers; this file reads as the map.
+//!
+//! Every API handler carries its `#[utoipa::path]` and is registered with `.service(handler)`
+//! through `utoipa_actix_web`, which collects the platform document from the very table that
+//! routes requests: an API route cannot exist without appearing in `/v1/openapi.json`. Only the
+//! HTML pages (portal, `/docs`) are plain routes, outside the document.
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, App, HttpResponse};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, AppExt};
 
 use crate::error::ApiError;
 
@@ -11,92 +18,75 @@ mod agencies;
 mod auth;
 mod datasets;
 mod developers;
+mod docs;
 mod health;
 mod portal;
 mod records;
 mod versions;
+mod views;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(query_config())
-        .route("/healthz", web::get().to(health::alive))
-        .route("/readyz", web::get().to(health::ready))
-        .route("/metrics", web::get().to(health::metrics))
+        .service(health::get_health)
+        .service(health::get_readiness)
+        .service(health::get_metrics)
         .route("/", web::get().to(portal::index))
+        .route("/docs", web::get().to(docs::platform_docs))
+        .route(
+            "/docs/assets/{version}/{file}",
+            web::get().to(docs::docs_asset),
+        )
+        .route(
+            "/docs/{agency}/{dataset}",
+            web::get().to(docs::dataset_docs),
+        )
         .service(
-            web::scope("/v1")
+            scope::scope("/v1")
+                // The hot reads first: actix tries routes in order, one pattern match each.
+                .service(records::query_records)
+                .service(records::get_record)
+                .service(records::aggregate_records)
                 // the liveness answer behind the gate: what key auth and limits cost (load-tests)
-                .route("/status", web::get().to(health::alive))
-                // The hot reads next: actix tries routes in order, one pattern match each.
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/records",
-                    web::get().to(records::query_records),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/records/{id}",
-                    web::get().to(records::get_record),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/aggregate",
-                    web::get().to(records::aggregate_records),
-                )
-                .route("/auth/token", web::post().to(auth::create_token))
-                .route("/users", web::post().to(auth::create_user))
-                .route("/developers", web::post().to(developers::register))
-                .route("/developers", web::get().to(developers::list_developers))
-                .route("/developers/{id}", web::patch().to(developers::set_tier))
-                .route("/me", web::get().to(developers::me))
-                .route("/me/keys", web::get().to(developers::list_keys))
-                .route("/me/keys", web::post().to(developers::create_key))
-                .route("/me/keys/{id}", web::delete().to(developers::revoke_key))
-                .route("/me/keys/{id}/roll", web::post().to(developers::roll_key))
-                .route("/me/usage", web::get().to(developers::my_usage))
-                .route("/agencies", web::get().to(agencies::list_agencies))
-                .route("/agencies", web::post().to(agencies::create_agency))
-                .route("/agencies/{agency}", web::get().to(agencies::get_agency))
-                .route("/datasets", web::get().to(datasets::list_datasets))
-                .route(
-                    "/datasets/{agency}",
-                    web::post().to(datasets::create_dataset),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}",
-                    web::get().to(datasets::get_dataset),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}",
-                    web::patch().to(datasets::update_dataset),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/usage",
-                    web::get().to(developers::dataset_usage),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions",
-                    web::get().to(versions::list_versions),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions",
-                    web::post().to(versions::create_version),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}",
-                    web::get().to(versions::get_version),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/publish",
-                    web::post().to(versions::publish_version),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/deprecate",
-                    web::post().to(versions::deprecate_version),
-                )
-                .route(
-                    "/datasets/{agency}/{dataset}/versions/{v}/datapackage.json",
-                    web::get().to(versions::get_datapackage),
-                ),
+                .service(health::get_status)
+                .service(health::get_openapi)
+                .service(auth::create_token)
+                .service(auth::create_user)
+                .service(developers::register)
+                .service(developers::list_developers)
+                .service(developers::set_tier)
+                .service(developers::me)
+                .service(developers::list_keys)
+                .service(developers::create_key)
+                .service(developers::revoke_key)
+                .service(developers::roll_key)
+                .service(developers::my_usage)
+                .service(agencies::list_agencies)
+                .service(agencies::create_agency)
+                .service(agencies::get_agency)
+                .service(datasets::list_datasets)
+                .service(datasets::create_dataset)
+                .service(datasets::get_dataset)
+                .service(datasets::update_dataset)
+                .service(developers::dataset_usage)
+                .service(versions::list_versions)
+                .service(versions::create_version)
+                .service(versions::get_version)
+                .service(versions::publish_version)
+                .service(versions::deprecate_version)
+                .service(versions::get_datapackage)
+                .service(docs::get_version_openapi),
         )
         .default_service(web::to(not_found));
+}
+
+/// The platform document, collected from [`configure`]'s handlers.
+pub fn platform_spec() -> utoipa::openapi::OpenApi {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .configure(configure)
+        .split_for_parts();
+    openapi::platform::finish(doc)
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

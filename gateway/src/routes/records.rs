@@ -4,12 +4,14 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{get, web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use catalog::domain::{Access, VersionStatus};
 use catalog::records::encode::{self, Columns, CsvEncoder, GeojsonEncoder, NdjsonEncoder};
 use catalog::records::query::{self, RecordFormat};
 use catalog::records::read;
 use futures::StreamExt as _;
+use openapi::bodies::{AggregateView, RecordPage};
+use openapi::params::{AggregateQuery, RecordPath, RecordQuery, VersionPath};
 use sha2::Digest;
 
 use super::versions::{resolve, Resolved};
@@ -131,7 +133,34 @@ fn next_link(req: &HttpRequest, params: &[(String, String)], cursor: &str) -> St
     format!("<{}?{}>; rel=\"next\"", req.path(), qs)
 }
 
-/// Filtered, sorted, paged (or, for csv/ndjson/geojson without `limit`, streamed) records.
+/// Query records
+///
+/// Filtered, sorted, paged records of one version — or, for csv, ndjson and geojson without
+/// `limit`, the whole selection streamed. Numbered versions are immutable: their answers carry
+/// a strong `ETag` and `Cache-Control: public, max-age=31536000, immutable`.
+#[utoipa::path(
+    tag = "records",
+    params(VersionPath, RecordQuery),
+    responses(
+        (status = 200, description = "A page of records, or the streamed export",
+            content(
+                (RecordPage = "application/json"),
+                (String = "text/csv"),
+                (String = "application/x-ndjson"),
+                (Object = "application/geo+json"),
+            ),
+            headers(
+                ("ETag" = String, description = "Strong validator of this answer"),
+                ("Cache-Control" = String),
+                ("Link" = String, description = "`rel=\"next\"` page, when there is one"),
+                ("X-Cache" = String, description = "hit or miss"),
+            )
+        ),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+    ),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/datasets/{agency}/{dataset}/versions/{v}/records")]
 #[tracing::instrument(skip_all, fields(agency = %path.0, dataset = %path.1, version = %path.2))]
 pub async fn query_records(
     state: web::Data<AppState>,
@@ -288,7 +317,19 @@ fn respond(mut res: HttpResponseBuilder, answer: &Cached, outcome: Outcome) -> H
     res.body(answer.body.clone())
 }
 
+/// Get a record
+///
 /// One record by its `_id`.
+#[utoipa::path(
+    tag = "records",
+    params(RecordPath),
+    responses(
+        (status = 200, description = "The record", body = Object),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+    ),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/datasets/{agency}/{dataset}/versions/{v}/records/{id}")]
 pub async fn get_record(
     state: web::Data<AppState>,
     caller: Caller,
@@ -328,7 +369,20 @@ pub async fn get_record(
     Ok(respond(res, &answer, outcome))
 }
 
-/// Grouped counts and metrics over the filtered records.
+/// Aggregate records
+///
+/// Grouped counts and metrics over the filtered records; one row without `group_by`. Column
+/// filters and `q` apply as in a records query.
+#[utoipa::path(
+    tag = "records",
+    params(VersionPath, AggregateQuery),
+    responses(
+        (status = 200, body = AggregateView),
+        (status = 304, description = "Not modified (`If-None-Match` matched)"),
+    ),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/datasets/{agency}/{dataset}/versions/{v}/aggregate")]
 pub async fn aggregate_records(
     state: web::Data<AppState>,
     caller: Caller,

@@ -1,14 +1,17 @@
 //! Versions: upload (draft), publish, deprecate, metadata and the Data Package description.
 use std::sync::Arc;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use catalog::domain::{Access, AgencySlug, VersionRef};
 use catalog::records::ingest::{IngestRequest, NoProgress};
 use catalog::records::read::VersionTable;
-use catalog::service::{Dataset, Version};
-use serde::Deserialize;
+use catalog::service::{Dataset, Version, VersionSummary};
+use openapi::params::{DatasetPath, VersionPath};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::datasets::dataset_path;
+use super::views::ListView;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::resolved::Entry;
@@ -73,6 +76,14 @@ fn number(v: &str) -> ApiResult<i32> {
     }
 }
 
+/// List a dataset's versions
+#[utoipa::path(
+    tag = "catalog",
+    params(DatasetPath),
+    responses((status = 200, body = ListView<VersionSummary>)),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/datasets/{agency}/{dataset}/versions")]
 pub async fn list_versions(
     state: web::Data<AppState>,
     caller: Caller,
@@ -83,16 +94,57 @@ pub async fn list_versions(
         .catalog
         .get_dataset(&agency, &dataset, caller.can_write(&agency))
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"data": view.versions, "next_cursor": null})))
+    Ok(HttpResponse::Ok().json(ListView::all(view.versions)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UploadParams {
+    /// What changed in this version, for the dataset's readers.
     changelog: Option<String>,
 }
 
-/// Uploads a new draft version (CSV, JSON array, NDJSON, or multipart with a Table Schema).
+/// A new draft and what ingestion noticed.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedVersionView<'a> {
+    #[serde(flatten)]
+    version: &'a Version,
+    /// Things worth a look before publishing (e.g. columns typed as text because of a few
+    /// odd values).
+    warnings: &'a [String],
+}
+
+/// Upload a new version
+///
+/// The body is CSV (comma or semicolon, BOM handled), a JSON array of objects, NDJSON, or
+/// multipart with the data in part `file` and an optional Table Schema in part `schema`.
+/// Types are inferred unless a schema is given. The version is a draft until published; a
+/// failed or cut-off upload leaves nothing behind, and a retry with the same
+/// `Idempotency-Key` answers the first result.
+#[utoipa::path(
+    tag = "publishing",
+    params(
+        DatasetPath,
+        UploadParams,
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried upload answer the first result instead of making a second version."),
+    ),
+    request_body(
+        description = "The data",
+        content(
+            (String = "text/csv"),
+            (Object = "application/json"),
+            (String = "application/x-ndjson"),
+            (Object = "multipart/form-data"),
+        )
+    ),
+    responses(
+        (status = 201, body = CreatedVersionView, headers(("Location" = String, description = "The new version"))),
+        (status = 409, description = "The Idempotency-Key was used for a different body"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/datasets/{agency}/{dataset}/versions")]
 #[tracing::instrument(skip_all, fields(agency = %path.0, dataset = %path.1))]
 pub async fn create_version(
     state: web::Data<AppState>,
@@ -140,8 +192,10 @@ pub async fn create_version(
     state
         .dataset_changed(agency.as_str(), dataset.as_str())
         .await;
-    let mut body = serde_json::to_value(&created.version).expect("a version serializes");
-    body["warnings"] = serde_json::json!(created.warnings);
+    let body = CreatedVersionView {
+        version: &created.version,
+        warnings: &created.warnings,
+    };
     let mut res = HttpResponse::Created();
     res.insert_header(("Cache-Control", "no-store"));
     res.insert_header((
@@ -157,6 +211,17 @@ pub async fn create_version(
     Ok(res.json(body))
 }
 
+/// Get a version
+///
+/// Its schema, row count, checksum, changelog and schema changes against the previous
+/// version. `latest` is the newest published version.
+#[utoipa::path(
+    tag = "catalog",
+    params(VersionPath),
+    responses((status = 200, body = Version)),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/datasets/{agency}/{dataset}/versions/{v}")]
 pub async fn get_version(
     state: web::Data<AppState>,
     caller: Caller,
@@ -168,6 +233,19 @@ pub async fn get_version(
     Ok(res.json(r.version()))
 }
 
+/// Publish a version
+///
+/// The draft becomes public and `latest` at once, on every node.
+#[utoipa::path(
+    tag = "publishing",
+    params(VersionPath),
+    responses(
+        (status = 200, body = Version),
+        (status = 409, description = "The version is not a draft"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/datasets/{agency}/{dataset}/versions/{v}/publish")]
 pub async fn publish_version(
     state: web::Data<AppState>,
     caller: Caller,
@@ -187,12 +265,27 @@ pub async fn publish_version(
         .json(v))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeprecateInput {
+    /// When the version stops being served (sent as the `Sunset` header meanwhile).
     sunset: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
+/// Deprecate a version
+///
+/// It keeps answering, with `Deprecation` (and `Sunset`, if given) headers.
+#[utoipa::path(
+    tag = "publishing",
+    params(VersionPath),
+    request_body(content = Option<DeprecateInput>, description = "Optional; an empty body is fine"),
+    responses(
+        (status = 200, body = Version),
+        (status = 409, description = "Only a published version can be deprecated"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/datasets/{agency}/{dataset}/versions/{v}/deprecate")]
 pub async fn deprecate_version(
     state: web::Data<AppState>,
     caller: Caller,
@@ -220,7 +313,17 @@ pub async fn deprecate_version(
         .json(v))
 }
 
-/// A Frictionless Data Package describing the version, its resource being the CSV export.
+/// The version as a Data Package
+///
+/// A Frictionless Data Package (v2) whose one resource is the version's CSV export, with its
+/// Table Schema.
+#[utoipa::path(
+    tag = "catalog",
+    params(VersionPath),
+    responses((status = 200, description = "datapackage.json", body = Object)),
+    security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
+)]
+#[get("/datasets/{agency}/{dataset}/versions/{v}/datapackage.json")]
 pub async fn get_datapackage(
     state: web::Data<AppState>,
     caller: Caller,
