@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::alive))
         .route("/readyz", web::get().to(health::ready))
         .route("/metrics", web::get().to(health::metrics))
-        .route("/", web::get().to(portal::index))
+        .configure(portal::configure)
         .service(
             web::scope("/v1")
                 // the liveness answer behind the gate: what key auth and limits cost (load-tests)

@@ -7,5 +7,6 @@ mod cluster;
 mod developers;
 mod helpers;
 mod oidc;
+mod portal;
 mod publishing;
 mod records;
