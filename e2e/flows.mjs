@@ -147,6 +147,30 @@ async function signUpAndUsage(browser) {
   assert.match(await page.locator('#quota-left').textContent(), /\d/);
   assert.equal(await page.locator('#keys-table tbody tr').count(), 1);
   await page.screenshot({ path: `${SHOTS}/2-developer-usage.png`, fullPage: true });
+
+  // My keys: create a second key (shown once), revoke it, then roll the session's key.
+  page.on('dialog', (d) => d.accept());
+  await page.fill('#nk-name', 'kedua');
+  await page.click('#create-key-form button[type="submit"]');
+  await page.locator('#keys-table tbody tr').nth(1).waitFor();
+  const second = (await page.locator('#new-key').textContent()).trim();
+  assert.match(second, /^gbk_/);
+  assert.notEqual(second, key);
+  const secondRow = page.locator('#keys-table tbody tr', { hasText: 'kedua' });
+  await secondRow.locator('button.danger').click();
+  await secondRow.locator('td', { hasText: 'dicabut' }).waitFor();
+  assert.equal((await fetch(`${BASE}/v1/me`, { headers: { 'X-API-Key': second } })).status, 401);
+
+  await page.selectOption('#roll-grace', '0');
+  const firstRow = page.locator('#keys-table tbody tr', { hasText: 'default' }).filter({ hasText: 'aktif' });
+  await firstRow.locator('button.secondary').click();
+  await page.waitForFunction((old) => {
+    const k = document.querySelector('#new-key');
+    return k && k.textContent.trim() !== old;
+  }, second);
+  const rolled = (await page.locator('#new-key').textContent()).trim();
+  assert.equal((await fetch(`${BASE}/v1/me`, { headers: { 'X-API-Key': rolled } })).status, 200);
+  assert.equal((await fetch(`${BASE}/v1/me`, { headers: { 'X-API-Key': key } })).status, 401, 'the rolled key stops at once with no grace');
   await context.close();
 }
 
@@ -200,6 +224,15 @@ async function publish(browser) {
   await page.locator('#versions li[data-version="1"]', { hasText: 'Rilis pertama dari uji peramban.' }).waitFor();
   await page.locator('#preview-table tbody tr').nth(2).waitFor();
   await page.screenshot({ path: `${SHOTS}/3b-published-dataset.png`, fullPage: true });
+
+  // Deprecate it from the publisher page.
+  await page.click('nav a[href="/publishers"]');
+  await page.selectOption('#pub-agency', 'dinas-pu');
+  await page.selectOption('#pub-dataset', slug);
+  await page.click('#manage-button');
+  await page.locator('#manage h2', { hasText: 'Sensor Genangan Uji Peramban' }).waitFor();
+  await page.locator('#pub-versions tr[data-version="1"] button.danger').click();
+  await page.locator('#pub-versions tr[data-version="1"] .status', { hasText: 'usang' }).waitFor();
   await context.close();
 }
 

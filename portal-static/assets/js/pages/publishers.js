@@ -52,12 +52,16 @@ async function workspace(area, c) {
     field('pub-agency', t('choose_agency'), agencySel),
     listBox, manageBox, regBox);
 
+  let listSeq = 0;
   const showList = async (selectSlug) => {
+    const seq = ++listSeq;
     const agency = agencySel.value;
     const list = await api(`/v1/datasets?agency=${enc(agency)}&limit=100`, { token });
+    if (seq !== listSeq) return; // another agency was chosen meanwhile
     const dsSel = select(list.data.map((d) => [d.slug, `${d.title} (${d.slug})`]), selectSlug || list.data[0]?.slug);
     const manageBtn = h('button', { type: 'button', id: 'manage-button' }, t('manage'));
     manageBtn.addEventListener('click', () => manage(manageBox, agency, dsSel.value, token));
+    dsSel.addEventListener('change', () => manage(manageBox, agency, dsSel.value, token));
     fill(listBox, h('h2', { id: 'pub-ds-h' }, t('my_datasets')),
       list.data.length ? h('div', { class: 'row' }, field('pub-dataset', t('choose_dataset'), dsSel), manageBtn) : h('p', {}, t('no_results')));
     if (list.data.length) await manage(manageBox, agency, dsSel.value, token);
@@ -102,9 +106,14 @@ function registerForm(box, agency, token, done) {
   fill(box, form);
 }
 
+let manageSeq = 0;
+
 async function manage(box, agency, slug, token) {
+  // Only the latest choice may fill the panel (an earlier, slower answer must not win).
+  const seq = ++manageSeq;
   const base = datasetPath(agency, slug);
   const meta = await api(base, { token });
+  if (seq !== manageSeq) return;
   const versionsBox = h('div', { id: 'pub-versions' });
   const resultBox = h('div', { id: 'upload-result' });
   const usageBox = h('div', {});
