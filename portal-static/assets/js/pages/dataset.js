@@ -247,7 +247,7 @@ function jsonLd(m, agencyInfo, latest, base) {
     url,
     identifier: `${m.agency}/${m.slug}`,
     keywords: m.tags,
-    license: m.license,
+    license: /^[A-Za-z0-9.+-]+$/.test(m.license) ? `https://spdx.org/licenses/${m.license}.html` : m.license,
     isAccessibleForFree: true,
     dateCreated: m.created_at,
     dateModified: m.updated_at,
