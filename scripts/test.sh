@@ -30,3 +30,6 @@ psql "$PG/postgres" -Atc "select datname from pg_database where datname like 'ge
 
 echo "== OpenAPI: validators, schemathesis and /docs in headless Chromium"
 bash scripts/test-openapi.sh
+
+echo "== the portal in headless Chromium"
+bash scripts/test-portal.sh

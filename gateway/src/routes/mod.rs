@@ -31,7 +31,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(health::get_health)
         .service(health::get_readiness)
         .service(health::get_metrics)
-        .route("/", web::get().to(portal::index))
+        // the portal's app shell and files (HTML, outside the document)
+        .map(|c| {
+            portal::configure(c);
+            c
+        })
         .route("/docs", web::get().to(docs::platform_docs))
         .route(
             "/docs/assets/{version}/{file}",

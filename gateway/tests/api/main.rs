@@ -8,5 +8,6 @@ mod developers;
 mod helpers;
 mod oidc;
 mod openapi;
+mod portal;
 mod publishing;
 mod records;
