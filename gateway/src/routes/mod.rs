@@ -9,7 +9,9 @@ use crate::error::ApiError;
 
 mod agencies;
 mod auth;
+mod ckan;
 mod datasets;
+mod dcat;
 mod developers;
 mod health;
 mod portal;
@@ -23,6 +25,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::ready))
         .route("/metrics", web::get().to(health::metrics))
         .route("/", web::get().to(portal::index))
+        // Interoperability: CKAN Action API and datastore dump, DCAT-AP 3, Project Open Data.
+        .route("/api/3/action/{action}", web::get().to(ckan::call_action))
+        .route("/api/3/action/{action}", web::post().to(ckan::call_action))
+        .route("/api/action/{action}", web::get().to(ckan::call_action))
+        .route("/api/action/{action}", web::post().to(ckan::call_action))
+        .route(
+            "/datastore/dump/{resource_id}",
+            web::get().to(ckan::dump_datastore),
+        )
+        .route("/catalog.jsonld", web::get().to(dcat::get_catalog_jsonld))
+        .route("/catalog.ttl", web::get().to(dcat::get_catalog_turtle))
+        .route("/data.json", web::get().to(dcat::get_data_json))
         .service(
             web::scope("/v1")
                 // the liveness answer behind the gate: what key auth and limits cost (load-tests)
