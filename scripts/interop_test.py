@@ -21,11 +21,13 @@ import requests
 import rdflib
 from ckanapi import RemoteCKAN
 from frictionless import validate
-from rdflib.namespace import DCAT, DCTERMS, RDF
+from rdflib.namespace import DCTERMS, RDF
 
 BASE = sys.argv[1].rstrip("/")
 BIN = os.path.dirname(sys.executable)
 CHECKS = []
+# DCAT 3 terms (rdflib's closed DCAT namespace predates hasVersion / previousVersion).
+DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
 
 
 def check(name):

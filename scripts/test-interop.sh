@@ -14,7 +14,8 @@ WORK=$(mktemp -d)
 PORT=$("$VENV_BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
 echo "== interoperability contract test against $URL"
-GERBANG_DATABASE_URL="sqlite://$WORK/gerbang.db" \
+# A generous anonymous tier: the test makes a few hundred calls in a few seconds.
+GERBANG_DATABASE_URL="sqlite://$WORK/gerbang.db" GERBANG_TIERS__ANONYMOUS__PER_MINUTE=100000 \
   "$BIN" serve --demo --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 stop() {

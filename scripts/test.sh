@@ -27,3 +27,5 @@ GERBANG_TEST_BACKEND=postgres GERBANG_TEST_POSTGRES="$PG" cargo test -p gateway 
 # Drop the per-test databases.
 psql "$PG/postgres" -Atc "select datname from pg_database where datname like 'gerbang_test_%'" \
   | while read -r db; do psql "$PG/postgres" -qc "drop database if exists \"$db\"" >/dev/null; done
+
+bash scripts/test-interop.sh
