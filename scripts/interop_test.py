@@ -12,6 +12,7 @@ Usage: python scripts/interop_test.py http://127.0.0.1:PORT   (a `gerbang serve 
 
 Any mismatch raises (exit status 1) with what differed.
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -28,6 +29,7 @@ BIN = os.path.dirname(sys.executable)
 CHECKS = []
 # DCAT 3 terms (rdflib's closed DCAT namespace predates hasVersion / previousVersion).
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
+SPDX = rdflib.Namespace("http://spdx.org/rdf/terms#")
 
 
 def check(name):
@@ -223,6 +225,11 @@ def _():
                 assert g.value(dist, DCAT.accessURL) is not None
                 assert g.value(dist, DCAT.downloadURL) is not None
                 assert g.value(dist, DCAT.mediaType) is not None
+                if str(g.value(dist, DCAT.mediaType)).endswith("/text/csv"):
+                    body = requests.get(str(g.value(dist, DCAT.downloadURL)), timeout=60).content
+                    assert int(g.value(dist, DCAT.byteSize)) == len(body), dist
+                    checksum = g.value(dist, SPDX.checksum)
+                    assert str(g.value(checksum, SPDX.checksumValue)) == hashlib.sha256(body).hexdigest(), dist
         services = list(g.objects(cat, DCAT.service))
         assert len(services) == len(DATASETS), services
         for s in services:

@@ -4,19 +4,26 @@
 //!
 //! One RDF graph ([`dcat_graph`], built with oxrdf so every IRI is checked) is serialised both
 //! ways. Each dataset is a `dcat:Dataset` with a `dcat:Distribution` per readable version and
-//! format, one `dcat:DataService` (its API, described by the version's OpenAPI document), and its
+//! format (the CSV one with the `dcat:byteSize` and `spdx:checksum` of exactly the bytes its
+//! `downloadURL` serves), one `dcat:DataService` (its API, described by the version's OpenAPI document), and its
 //! versions as `dcat:hasVersion` datasets chained with `dcat:previousVersion`. Only datasets are
 //! linked from the catalog with `dcat:dataset`, so harvesters see each dataset once.
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use catalog::domain::{Access, Frequency, Theme};
+use catalog::records::encode::{Columns, CsvEncoder};
+use catalog::records::{query, read};
 use catalog::service::listing::Listed;
+use catalog::service::{Catalog, Version};
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use oxrdf::vocab::{rdf, xsd};
 use oxrdf::{BlankNode, Literal, NamedNode, NamedOrBlankNode, Term, Triple};
 use serde_json::{json, Map, Value};
+use sha2::Digest as _;
 
 use super::ckan::base_url;
 use crate::error::{ApiError, ApiResult};
@@ -95,6 +102,10 @@ fn vcard(local: &str) -> NamedNode {
     NamedNode::new_unchecked(format!("http://www.w3.org/2006/vcard/ns#{local}"))
 }
 
+fn spdx(local: &str) -> NamedNode {
+    NamedNode::new_unchecked(format!("http://spdx.org/rdf/terms#{local}"))
+}
+
 fn text(s: &str) -> Term {
     Literal::new_simple_literal(s).into()
 }
@@ -124,8 +135,45 @@ fn iri(s: String) -> ApiResult<NamedNode> {
         .map_err(|_| ApiError::bad_request("the Host header does not make a valid IRI"))
 }
 
+/// Size and SHA-256 of each version's CSV export (the bytes its `downloadURL` serves), keyed by
+/// the version's record table. Published and deprecated tables never change, so each is hashed
+/// once per process; the first catalog request after start pays for streaming them.
+static CSV_DIGESTS: LazyLock<moka::sync::Cache<String, (u64, String)>> =
+    LazyLock::new(|| moka::sync::Cache::new(100_000));
+
+async fn csv_digest(state: &AppState, v: &Version, timezone: &str) -> ApiResult<(u64, String)> {
+    if let Some(d) = CSV_DIGESTS.get(&v.table_name) {
+        return Ok(d);
+    }
+    let table = Catalog::version_table(v, timezone);
+    // What `records?format=csv` streams: every field, in `_id` order.
+    let q = query::parse_records(table.schema(), table.timezone, &[])?;
+    let all: Vec<usize> = (0..table.schema().fields.len()).collect();
+    let cols = Columns::new(table.schema(), &all);
+    let stream = read::export(
+        state.catalog.db.clone(),
+        state.catalog.cursor_key.clone(),
+        table,
+        q,
+        CsvEncoder::new(cols, false),
+    )?;
+    let mut stream = std::pin::pin!(stream);
+    let mut hash = sha2::Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        hash.update(&chunk);
+    }
+    let d = (size, hex::encode(hash.finalize()));
+    CSV_DIGESTS.insert(v.table_name.clone(), d.clone());
+    Ok(d)
+}
+
+type Digests = HashMap<String, (u64, String)>;
+
 /// The DCAT-AP 3 graph of the whole catalog.
-fn dcat_graph(base: &str, listed: &[Listed]) -> ApiResult<Graph> {
+fn dcat_graph(base: &str, listed: &[Listed], digests: &Digests) -> ApiResult<Graph> {
     let mut g = Graph { triples: vec![] };
     let catalog = iri(format!("{base}/catalog"))?;
     let site = iri(format!("{base}/"))?;
@@ -309,6 +357,26 @@ fn dcat_graph(base: &str, listed: &[Listed]) -> ApiResult<Graph> {
                         iri(format!("{EU}/file-type/{ft}"))?,
                     );
                 }
+                if let (Some((size, sha)), "csv") = (digests.get(&v.table_name), format) {
+                    g.add(
+                        dist.clone(),
+                        dcat("byteSize"),
+                        Literal::new_typed_literal(size.to_string(), xsd::NON_NEGATIVE_INTEGER),
+                    );
+                    let c = BlankNode::default();
+                    g.add(dist.clone(), spdx("checksum"), c.clone());
+                    g.add(c.clone(), rdf::TYPE.into(), spdx("Checksum"));
+                    g.add(
+                        c.clone(),
+                        spdx("algorithm"),
+                        spdx("checksumAlgorithm_sha256"),
+                    );
+                    g.add(
+                        c,
+                        spdx("checksumValue"),
+                        Literal::new_typed_literal(sha.as_str(), xsd::HEX_BINARY),
+                    );
+                }
                 g.add(dist.clone(), dct("license"), license.clone());
                 g.add(dist.clone(), dcat("accessService"), service.clone());
                 if let Some(p) = v.published_at {
@@ -433,7 +501,14 @@ fn wants_turtle(req: &HttpRequest) -> bool {
 
 async fn graph_for(state: &AppState, req: &HttpRequest) -> ApiResult<Graph> {
     let listed = state.catalog.list_published().await?;
-    dcat_graph(&base_url(req), &listed)
+    let mut digests = Digests::new();
+    for l in &listed {
+        for v in &l.versions {
+            let d = csv_digest(state, v, &l.dataset.timezone).await?;
+            digests.insert(v.table_name.clone(), d);
+        }
+    }
+    dcat_graph(&base_url(req), &listed, &digests)
 }
 
 fn turtle_response(g: &Graph) -> ApiResult<HttpResponse> {

@@ -658,6 +658,23 @@ async fn dcat_and_data_json_list_the_same_datasets_as_v1_and_ckan() {
         csv["dcat:downloadURL"],
         json!([{"@id": app.url("/v1/datasets/dinas-pu/laporan/versions/1/records?format=csv")}])
     );
+    // byteSize and checksum are those of the bytes the downloadURL serves
+    let export = app
+        .get("/v1/datasets/dinas-pu/laporan/versions/1/records?format=csv")
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv["dcat:byteSize"],
+        json!([{"@value": export.len().to_string(), "@type": "xsd:nonNegativeInteger"}])
+    );
+    let checksum_id = csv["spdx:checksum"][0]["@id"].as_str().unwrap();
+    let checksum = graph.iter().find(|n| n["@id"] == checksum_id).unwrap();
+    assert_eq!(
+        checksum["spdx:checksumValue"][0]["@value"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&export))
+    );
     let api = node("/v1/datasets/dinas-pu/laporan#api");
     assert_eq!(api["@type"], json!(["dcat:DataService"]));
     assert_eq!(
