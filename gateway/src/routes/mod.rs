@@ -163,7 +163,7 @@ pub async fn cors(
             ))
             .insert_header((
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "Authorization, X-API-Key, Content-Type, If-None-Match, Idempotency-Key",
+                "Authorization, X-API-Key, X-CKAN-API-Key, Content-Type, If-None-Match, Idempotency-Key",
             ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .finish();
