@@ -1,6 +1,6 @@
 //! The catalog for harvesters: DCAT-AP 3 as JSON-LD (`/catalog.jsonld`) or Turtle
 //! (`/catalog.ttl`, or `Accept: text/turtle` on `/catalog.jsonld`), and Project Open Data 1.1
-//! (`/data.json`).
+//! (`/data.json`, in [`data_json`]).
 //!
 //! One RDF graph ([`dcat_graph`], built with oxrdf so every IRI is checked) is serialised both
 //! ways. Each dataset is a `dcat:Dataset` with a `dcat:Distribution` per readable version and
@@ -28,6 +28,10 @@ use sha2::Digest as _;
 use super::ckan::base_url;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
+
+mod data_json;
+
+pub use data_json::get_data_json;
 
 const PREFIXES: &[(&str, &str)] = &[
     ("dcat", "http://www.w3.org/ns/dcat#"),
@@ -65,18 +69,6 @@ fn theme_iri(t: Theme) -> String {
         Theme::Environment => "ENVI",
     };
     format!("{EU}/data-theme/{code}")
-}
-
-/// ISO 8601 repeating durations for Project Open Data's `accrualPeriodicity`.
-fn frequency_iso(f: Frequency) -> &'static str {
-    match f {
-        Frequency::Daily => "R/P1D",
-        Frequency::Weekly => "R/P1W",
-        Frequency::Monthly => "R/P1M",
-        Frequency::Quarterly => "R/P3M",
-        Frequency::Annual => "R/P1Y",
-        Frequency::Irregular => "irregular",
-    }
 }
 
 /// A `start/end` period of dates, when `temporal` is one.
@@ -541,80 +533,4 @@ pub async fn get_catalog_turtle(
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     turtle_response(&graph_for(&state, &req).await?)
-}
-
-/// The catalog as Project Open Data 1.1 (`data.json`).
-pub async fn get_data_json(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> ApiResult<HttpResponse> {
-    let base = base_url(&req);
-    let listed = state.catalog.list_published().await?;
-    let datasets: Vec<Value> = listed
-        .iter()
-        .map(|l| {
-            let d = &l.dataset;
-            let root = format!("{base}/v1/datasets/{}/{}", d.agency, d.slug);
-            let root_ref = &root;
-            let distribution: Vec<Value> = l
-                .versions
-                .iter()
-                .flat_map(|v| {
-                    [("csv", "text/csv", "CSV"), ("ndjson", "application/x-ndjson", "NDJSON")]
-                        .into_iter()
-                        .map(move |(f, media, name)| {
-                            json!({
-                                "@type": "dcat:Distribution",
-                                "title": format!("{} (versi {}, {name})", d.title, v.version),
-                                "downloadURL": format!("{root_ref}/versions/{}/records?format={f}", v.version),
-                                "mediaType": media,
-                                "format": name,
-                            })
-                        })
-                })
-                .collect();
-            let mut ds = json!({
-                "@type": "dcat:Dataset",
-                "identifier": root,
-                "title": d.title,
-                "description": d.description,
-                "keyword": if d.tags.is_empty() { vec![d.theme.as_str().to_owned()] } else { d.tags.clone() },
-                "issued": d.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "modified": d.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                "publisher": {"@type": "org:Organization", "name": l.agency.name},
-                "contactPoint": {
-                    "@type": "vcard:Contact",
-                    "fn": d.contact.name.clone().unwrap_or_else(|| l.agency.name.clone()),
-                    "hasEmail": format!("mailto:{}", d.contact.email.clone().unwrap_or_default()),
-                },
-                "accessLevel": match d.access { Access::Public => "public", Access::Registered => "restricted public" },
-                "license": format!("https://spdx.org/licenses/{}.html", d.license),
-                "accrualPeriodicity": frequency_iso(d.frequency),
-                "theme": [d.theme.as_str()],
-                "landingPage": root,
-                "distribution": distribution,
-            });
-            if let Some(s) = &d.spatial {
-                ds["spatial"] = json!(s);
-            }
-            if let Some(t) = &d.temporal {
-                ds["temporal"] = json!(t);
-            }
-            if let Some(v) = d.latest_version {
-                ds["describedBy"] = json!(format!("{root}/versions/{v}/datapackage.json"));
-                ds["describedByType"] = json!("application/json");
-            }
-            ds
-        })
-        .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=60"))
-        .json(json!({
-            "@context": "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld",
-            "@id": format!("{base}/data.json"),
-            "@type": "dcat:Catalog",
-            "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
-            "describedBy": "https://project-open-data.cio.gov/v1.1/schema/catalog.json",
-            "dataset": datasets,
-        })))
 }
