@@ -1,7 +1,8 @@
 //! The CKAN Action API face (`/api/3/action/{name}`, `/api/action/{name}`), so CKAN clients
 //! (ckanapi, ckanr) and harvesters work unchanged: package = dataset, organization = agency,
 //! resource = published version. [`call_action`] dispatches; [`packages`] has the catalogue
-//! actions, [`datastore`] the record search (on the `/v1` query engine) and the CSV dump.
+//! actions, [`search`] `package_search`, [`datastore`] the record search (on the `/v1` query
+//! engine) and the CSV dump.
 //!
 //! CKAN's wire shapes are kept exactly: `{help, success, result}`, and errors
 //! `{help, success: false, error: {__type, message}}` with CKAN's statuses.
@@ -16,6 +17,7 @@ use crate::AppState;
 
 mod datastore;
 mod packages;
+mod search;
 
 pub use datastore::dump_datastore;
 
@@ -333,7 +335,7 @@ pub async fn call_action(
         match action.as_str() {
             "package_list" => packages::package_list(&ctx, &params).await,
             "package_show" => packages::package_show(&ctx, &params).await,
-            "package_search" => packages::package_search(&ctx, &params).await,
+            "package_search" => search::package_search(&ctx, &params).await,
             "organization_list" => packages::organization_list(&ctx, &params).await,
             "organization_show" => packages::organization_show(&ctx, &params).await,
             "resource_show" => packages::resource_show(&ctx, &params).await,
