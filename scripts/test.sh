@@ -33,3 +33,6 @@ bash scripts/test-openapi.sh
 
 echo "== the portal in headless Chromium"
 bash scripts/test-portal.sh
+
+echo "== CKAN, DCAT and Data Package clients from PyPI"
+bash scripts/test-interop.sh

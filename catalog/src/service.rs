@@ -24,6 +24,8 @@ use crate::records::layout::Layout;
 use crate::records::read::VersionTable;
 use crate::schema::TableSchema;
 
+pub mod listing;
+
 #[derive(Clone)]
 pub struct Catalog {
     pub db: DatabaseConnection,

@@ -155,7 +155,42 @@ fn percent_decode(v: &str) -> String {
         .unwrap_or_default()
 }
 
+/// On the CKAN faces (`/api/`, `/datastore/`) CKAN clients send their key in `X-CKAN-API-Key`
+/// or raw (or as `Bearer`) in `Authorization`; ckanapi sends both headers.
+fn ckan_credential(req: &HttpRequest) -> Option<Result<String, ApiError>> {
+    let path = req.path();
+    if !(path.starts_with("/api/") || path.starts_with("/datastore/")) {
+        return None;
+    }
+    let value = req
+        .headers()
+        .get("x-ckan-api-key")
+        .or_else(|| req.headers().get(header::AUTHORIZATION))?;
+    Some(
+        value
+            .to_str()
+            .map(|v| {
+                let v = v.trim();
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+                    .unwrap_or(v)
+                    .trim()
+                    .to_owned()
+            })
+            .map_err(|_| ApiError::unauthorized("the API key header is not valid")),
+    )
+}
+
 async fn identify(state: &AppState, req: &HttpRequest) -> Result<Caller, ApiError> {
+    if let Some(credential) = ckan_credential(req) {
+        let credential = credential?;
+        // A `gbk_` key is a developer's; anything else must be a staff token.
+        return if credential.starts_with(catalog::developers::KEY_PREFIX) {
+            Ok(Caller::Developer(state.keys.verify(&credential).await?))
+        } else {
+            Ok(Caller::Staff(state.verify_bearer(&credential).await?))
+        };
+    }
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value
             .to_str()

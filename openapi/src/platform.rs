@@ -230,6 +230,10 @@ pub fn finish(mut doc: OpenApi) -> OpenApi {
                 "For an agency's publishers and admins (`Authorization: Bearer`).",
             ),
             ("auth", "Staff tokens and accounts."),
+            (
+                "interop",
+                "CKAN Action API, DCAT-AP 3 and Project Open Data, for existing tools and harvesters.",
+            ),
             ("platform", "The gateway itself."),
         ]
         .into_iter()
@@ -311,7 +315,9 @@ pub fn conventions(mut doc: OpenApi) -> OpenApi {
     for (path, item) in doc.paths.paths.iter_mut() {
         let names_something = path.contains('{');
         // Only requests through the gate carry rate-limit headers (not /healthz and friends).
-        let gated = path.starts_with("/v1/") || path.starts_with("/api/");
+        let gated = ["/v1/", "/api/", "/datastore/"]
+            .iter()
+            .any(|p| path.starts_with(p));
         for op in [
             &mut item.get,
             &mut item.post,

@@ -16,10 +16,13 @@ use crate::error::ApiError;
 
 mod agencies;
 mod auth;
+mod ckan;
 mod datasets;
+mod dcat;
 mod developers;
 mod docs;
 mod health;
+mod interop;
 mod portal;
 mod records;
 mod versions;
@@ -45,6 +48,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
             "/docs/{agency}/{dataset}",
             web::get().to(docs::dataset_docs),
         )
+        // Interoperability: CKAN Action API and datastore dump, DCAT-AP 3, Project Open Data.
+        .service(interop::call_ckan_action)
+        .service(interop::call_ckan_action_unversioned)
+        .service(interop::dump_datastore)
+        .service(interop::get_catalog_jsonld)
+        .service(interop::get_catalog_turtle)
+        .service(interop::get_data_json)
         .service(
             scope::scope("/v1")
                 // The hot reads first: actix tries routes in order, one pattern match each.
@@ -143,7 +153,7 @@ pub async fn cors(
             ))
             .insert_header((
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "Authorization, X-API-Key, Content-Type, If-None-Match, Idempotency-Key",
+                "Authorization, X-API-Key, X-CKAN-API-Key, Content-Type, If-None-Match, Idempotency-Key",
             ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "86400"))
             .finish();

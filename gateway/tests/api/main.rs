@@ -3,6 +3,7 @@
 mod auth;
 mod bad_input;
 mod cache;
+mod ckan;
 mod cluster;
 mod developers;
 mod helpers;

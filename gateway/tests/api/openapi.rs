@@ -56,6 +56,14 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("get", "/api/3/action/{action}"),
+    ("post", "/api/3/action/{action}"),
+    ("get", "/api/action/{action}"),
+    ("post", "/api/action/{action}"),
+    ("get", "/datastore/dump/{resource_id}"),
+    ("get", "/catalog.jsonld"),
+    ("get", "/catalog.ttl"),
+    ("get", "/data.json"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -139,7 +147,9 @@ async fn every_documented_operation_is_routed() {
             .replace("{agency}", "no-agency")
             .replace("{dataset}", "no-dataset")
             .replace("{v}", "1")
-            .replace("{id}", "1");
+            .replace("{id}", "1")
+            .replace("{action}", "package_list")
+            .replace("{resource_id}", "no-agency_no-dataset_v1");
         let req = app.client.request(
             reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
             app.url(&concrete),
