@@ -50,11 +50,8 @@ for doc in /v1/openapi.json "$VERSION_DOC"; do
 done
 
 echo "== /docs in headless Chromium (network blocked except loopback)"
-CHROMIUM=$(command -v chromium || true)
-if [ -z "$CHROMIUM" ]; then
-  echo "FATAL: chromium is not installed (apt-get install -y chromium)" >&2
-  exit 1
-fi
+bash scripts/ensure-chromium.sh
+CHROMIUM=$(command -v chromium)
 BLOCK=(--headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$WORK/chrome"
   --proxy-server="http://127.0.0.1:9" --proxy-bypass-list="127.0.0.1"
   --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"

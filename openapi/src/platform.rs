@@ -312,23 +312,29 @@ pub fn conventions(mut doc: OpenApi) -> OpenApi {
         )),
     );
 
+    let mut seen_ids = std::collections::HashSet::new();
     for (path, item) in doc.paths.paths.iter_mut() {
         let names_something = path.contains('{');
         // Only requests through the gate carry rate-limit headers (not /healthz and friends).
         let gated = ["/v1/", "/api/", "/datastore/"]
             .iter()
             .any(|p| path.starts_with(p));
-        for op in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for (method, op) in [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ] {
+            let Some(op) = op else { continue };
             apply_conventions(op, names_something, gated);
+            // One handler serving two methods (CKAN actions) gives both its name; ids are unique.
+            if let Some(id) = &mut op.operation_id {
+                if !seen_ids.insert(id.clone()) {
+                    *id = format!("{id}_{method}");
+                    seen_ids.insert(id.clone());
+                }
+            }
         }
     }
     doc
