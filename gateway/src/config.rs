@@ -15,6 +15,17 @@ pub struct Tier {
     pub per_day: Option<u64>,
 }
 
+/// What the portal's pages need from the deployment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortalSettings {
+    /// A map tile server as a Leaflet URL template (`https://tiles.example.go.id/{z}/{x}/{y}.png`),
+    /// e.g. the city's own; unset, maps draw points on a plain background (works offline).
+    pub map_tiles_url: Option<String>,
+    /// The attribution the tile server asks for.
+    pub map_attribution: Option<String>,
+}
+
 /// Limits that protect sign-in and self-service from abuse (per client IP or per developer).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -110,6 +121,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+    #[serde(default)]
+    pub portal: PortalSettings,
     /// Log as JSON lines instead of human text.
     pub log_json: bool,
 }

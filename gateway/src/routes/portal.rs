@@ -10,6 +10,7 @@ use actix_web::{guard, web, HttpRequest, HttpResponse};
 use rust_embed::RustEmbed;
 
 use crate::error::ApiError;
+use crate::AppState;
 
 #[derive(RustEmbed)]
 #[folder = "../portal-static/"]
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for page in PAGES {
         cfg.route(page, read().to(get_portal_page));
     }
+    cfg.route("/portal/config.json", read().to(get_portal_config));
     cfg.service(
         web::scope("/assets")
             // Text assets shrink 3-4× gzipped: what a cheap phone on a slow link notices most.
@@ -41,6 +43,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// GET and HEAD.
 fn read() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// The deployment's choices the pages need (a map tile server, if any).
+pub async fn get_portal_config(state: web::Data<AppState>) -> HttpResponse {
+    let p = &state.settings.portal;
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(serde_json::json!({
+            "map_tiles_url": p.map_tiles_url,
+            "map_attribution": p.map_attribution,
+        }))
 }
 
 /// The portal's app shell (its pages render in the browser).

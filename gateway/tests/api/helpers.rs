@@ -102,6 +102,7 @@ pub fn test_settings(database_url: String) -> Settings {
         guards: Default::default(),
         cache: Default::default(),
         oidc: None,
+        portal: Default::default(),
         log_json: false,
     }
 }

@@ -1,6 +1,6 @@
 //! The portal's files: the app shell on its page routes, assets with types, ETags and
 //! caching, and the API's paths left to the API.
-use crate::helpers::{assert_problem, header, spawn_app};
+use crate::helpers::{assert_problem, header, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn portal_pages_answer_the_app_shell() {
@@ -80,4 +80,21 @@ async fn portal_leaves_unknown_files_and_api_paths_alone() {
     let api = app.get("/v1/datasets").await;
     assert_eq!(api.status(), 200);
     assert!(header(&api, "content-type").starts_with("application/json"));
+}
+
+#[tokio::test]
+async fn portal_config_names_the_map_tile_server_only_when_one_is_set() {
+    let offline = spawn_app().await;
+    let config = offline.get_json("/portal/config.json").await;
+    assert!(config["map_tiles_url"].is_null(), "{config}");
+
+    let tiles = "https://peta.balikpapan.go.id/tiles/{z}/{x}/{y}.png";
+    let city = spawn_app_with(|s| {
+        s.portal.map_tiles_url = Some(tiles.to_owned());
+        s.portal.map_attribution = Some("© Pemkot Balikpapan".to_owned());
+    })
+    .await;
+    let config = city.get_json("/portal/config.json").await;
+    assert_eq!(config["map_tiles_url"], tiles);
+    assert_eq!(config["map_attribution"], "© Pemkot Balikpapan");
 }

@@ -1,5 +1,6 @@
-// The dataset map: Leaflet (vendored, loaded only on pages that need it), points on a plain
-// background because no tile server is configured (the portal must work without internet).
+// The dataset map: Leaflet (vendored, loaded only on pages that need it). Points sit on the
+// tiles of the server the deployment names (`[portal] map_tiles_url`), or on a plain
+// background when none is configured (the portal must work without internet).
 import { api } from './api.js';
 import { t } from './i18n.js';
 import { h, problemBox } from './dom.js';
@@ -26,12 +27,27 @@ function loadLeaflet() {
   return leaflet;
 }
 
+let config;
+/** The deployment's portal settings; a failure means no tile server. */
+function portalConfig() {
+  if (!config) {
+    config = fetch('/portal/config.json').then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+  }
+  return config;
+}
+
 export async function showMap(section, url, key) {
   const box = h('div', { class: 'map', id: 'map', role: 'region', 'aria-label': t('map') });
-  section.append(h('p', { class: 'hint' }, t('map_note')), box);
+  const note = h('p', { class: 'hint' }, t('map_note'));
+  section.append(note, box);
   try {
-    const [L, gj] = await Promise.all([loadLeaflet(), api(url, { key })]);
-    const map = L.map(box, { attributionControl: false });
+    const [L, gj, config] = await Promise.all([loadLeaflet(), api(url, { key }), portalConfig()]);
+    const tiles = config.map_tiles_url;
+    const map = L.map(box, { attributionControl: Boolean(tiles) });
+    if (tiles) {
+      L.tileLayer(tiles, { attribution: config.map_attribution || '', maxZoom: 19 }).addTo(map);
+      note.remove();
+    }
     const layer = L.geoJSON(gj, {
       pointToLayer: (_f, ll) => L.circleMarker(ll, { radius: 5, color: '#0b5394', weight: 1, fillOpacity: 0.7 }),
       onEachFeature: (f, l) => {
