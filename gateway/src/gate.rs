@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::limits::{Bucket, Decision, Policy, Verdict};
+use crate::routes::ckan::CkanError;
 use crate::AppState;
 
 /// The policies of the configured tiers, and the abuse guards.
@@ -244,8 +245,18 @@ impl ApiError {
     }
 }
 
-fn error_response(e: &ApiError, d: Option<&Decision>) -> actix_web::HttpResponse {
-    let mut res = e.error_response();
+fn error_response(path: &str, e: &ApiError, d: Option<&Decision>) -> actix_web::HttpResponse {
+    // CKAN clients read every failure in CKAN's envelope, whoever refused the request.
+    let mut res = if path.starts_with("/api/") {
+        let mut res = CkanError::from(e.clone()).error_response();
+        if let Some(s) = e.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
+        }
+        res
+    } else {
+        e.error_response()
+    };
     if let Some(d) = d {
         d.write_headers(res.headers_mut());
     }
@@ -277,7 +288,7 @@ pub async fn gate(
             } else {
                 ApiError::limited(&d)
             };
-            let res = error_response(&e, Some(&d));
+            let res = error_response(req.path(), &e, Some(&d));
             return Ok(req.into_response(res).map_into_right_body());
         }
     };
@@ -303,7 +314,7 @@ pub async fn gate(
         }
     };
     if let Some(d) = decision.as_ref().filter(|d| !d.allowed()) {
-        let res = error_response(&ApiError::limited(d), Some(d));
+        let res = error_response(req.path(), &ApiError::limited(d), Some(d));
         return Ok(req.into_response(res).map_into_right_body());
     }
     req.extensions_mut().insert(caller.clone());

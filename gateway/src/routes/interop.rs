@@ -26,6 +26,7 @@ use crate::AppState;
         (status = 403, description = "Authorization Error", body = Object, content_type = "application/json"),
         (status = 404, description = "Not Found Error", body = Object, content_type = "application/json"),
         (status = 409, description = "Validation Error", body = Object, content_type = "application/json"),
+        (status = 429, description = "Rate Limit Error (with `Retry-After`)", body = Object, content_type = "application/json"),
     ),
     security((), ("api_key" = []), ("bearer" = []))
 )]
@@ -53,6 +54,7 @@ pub async fn call_ckan_action(
         (status = 403, description = "Authorization Error", body = Object, content_type = "application/json"),
         (status = 404, description = "Not Found Error", body = Object, content_type = "application/json"),
         (status = 409, description = "Validation Error", body = Object, content_type = "application/json"),
+        (status = 429, description = "Rate Limit Error (with `Retry-After`)", body = Object, content_type = "application/json"),
     ),
     security((), ("api_key" = []), ("bearer" = []))
 )]

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 
 mod agencies;
 mod auth;
-mod ckan;
+pub(crate) mod ckan;
 mod datasets;
 mod dcat;
 mod developers;

@@ -3,7 +3,7 @@
 use reqwest::Response;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, header, spawn_app, TestApp};
+use crate::helpers::{assert_problem, header, spawn_app, spawn_app_with, tier, TestApp};
 
 const RESOURCE: &str = "dinas-pu_laporan_v1";
 const PACKAGE: &str = "dinas-pu_laporan";
@@ -497,7 +497,8 @@ async fn registered_resources_accept_keys_in_ckan_headers() {
         .send()
         .await
         .unwrap();
-    assert_problem(res, 401, "unauthorized").await;
+    // a bad key is refused by the gate, in CKAN's envelope for CKAN clients
+    assert_ckan_error(res, 403, "Authorization Error").await;
 
     // the dump follows the same rules; metadata stays public, as in /v1
     assert_problem(
@@ -727,4 +728,17 @@ async fn dcat_and_data_json_list_the_same_datasets_as_v1_and_ckan() {
         .collect();
     ids.sort();
     assert_eq!(ids, v1);
+}
+
+#[tokio::test]
+async fn the_gate_refuses_ckan_clients_in_ckans_envelope() {
+    let app = spawn_app_with(|s| tier(s, "anonymous", 2, None)).await;
+    for _ in 0..2 {
+        assert_eq!(app.get("/api/3/action/package_list").await.status(), 200);
+    }
+    let res = app.get("/api/3/action/package_list").await;
+    assert!(header(&res, "retry-after").parse::<u64>().unwrap() >= 1);
+    assert_ckan_error(res, 429, "Rate Limit Error").await;
+    // the /v1 face of the same refusal stays problem+json
+    assert_problem(app.get("/v1/agencies").await, 429, "rate_limited").await;
 }
