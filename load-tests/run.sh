@@ -6,8 +6,8 @@
 # Runs the workloads of ../shared/bench/workloads.md (W1–W6) and a realistic mixed scenario against
 # Gerbang on each backend in BACKENDS, the bare actix ceiling and (with --with-datasette) Datasette,
 # checking every answer (load-tests/check.py, mixed.py) before timing it with wrk, with the server's
-# CPU and peak RSS per workload, and writes target/bench/report-YYYYMMDD-HHMM.md. About 13 minutes
-# on 2 cores with the defaults and --with-datasette. See load-tests/README.md for the knobs.
+# CPU and peak RSS per workload, and writes target/bench/report-YYYYMMDD-HHMM.md. Planned at 12–15
+# minutes on 2 cores with the defaults and --with-datasette. See load-tests/README.md for the knobs.
 set -euo pipefail
 
 usage() {
@@ -589,8 +589,8 @@ if [ ! -s "$CSV" ]; then
 fi
 log "data: $CSV ($N rows, $(du -h "$CSV" | cut -f1)); raw output in $RUN_DIR"
 
-# what the timed part alone costs; imports and exports come on top (README: about 4 minutes at
-# 1m rows with Datasette on 2 cores)
+# what the timed part alone costs; imports, checks and exports come on top (README: an estimated
+# 4–7 minutes at 1m rows with Datasette on 2 cores)
 words() { local w=($1); echo "${#w[@]}"; }
 NB="$(words "$BACKENDS")"
 NM="$(words "$CACHE_MODES")"
