@@ -101,7 +101,7 @@ fn bench_parsing(c: &mut Criterion) {
         // every filter form: range on a datetime, in-list, contains, is.null, plus search
         (
             "records_filters",
-            "reported_at=gte.2024-01-01T00:00:00%2B08:00&reported_at=lt.2025-01-01&priority=in.(3,4,5)\
+            "reported_at=gte.2024-01-01T00:00:00%2B08:00&reported_at=lt.2025-01-01T00:00:00Z&priority=in.(3,4,5)\
              &status=neq.ditolak&description=contains.Ahmad%20Yani&resolved_days=is.null&q=banjir%20jalan",
         ),
         (

@@ -50,7 +50,7 @@ fn bench_key(c: &mut Criterion) {
         ),
         (
             "many_filters",
-            "priority=in.(3,4,5)&status=neq.ditolak&reported_at=gte.2024-01-01&resolved_days=is.null\
+            "priority=in.(3,4,5)&status=neq.ditolak&reported_at=gte.2024-01-01T00:00:00%2B08:00&resolved_days=is.null\
              &q=banjir&select=id,district,reported_at&count=exact",
         ),
     ] {
