@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Results bookkeeping for run.sh: parse wrk output, collect results, render the markdown report.
 
-    report.py wrk --backend B --workload W --check ok|FAILED  OUT1.txt [OUT2.txt ...]  >> results.jsonl
+    report.py wrk --backend B --workload W --check ok|FAILED [--proc P] [--mixed] OUT1.txt ...  >> results.jsonl
     report.py export --backend B --check ok SAMPLES.txt                                >> results.jsonl
     report.py add kind=ingest backend=B rows=N seconds=S ...                           >> results.jsonl
     report.py render results.jsonl [--meta key=value ...]                              > report.md
 
-Every command that appends prints a one-line summary on stderr. Standard library only.
+Every command that appends prints a one-line summary on stderr. `wrk --proc P` adds the server's
+CPU time and peak RSS over the recorded runs (run.sh's wrk_series writes P); `wrk --mixed` reads
+mixed.lua's status counts and exits 3 when an answer was neither 2xx nor 429. Standard library only.
 """
 
 import argparse
@@ -17,6 +19,10 @@ import sys
 
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 WORKLOAD_ORDER = ["W1", "W2", "W2c", "W3", "W4", "W5", "W6"]
+# the bare ceiling's answer to each workload: a 100-record page's bytes for the page workloads,
+# a tiny JSON for one record and the aggregate (small bodies)
+CEILING_OF = {"W1": "health", "W2": "W2", "W2c": "W2", "W3": "W2", "W4": "W2", "W6": "health"}
+CEILING = "bare actix"
 
 
 def to_ms(text):
@@ -38,13 +44,32 @@ def parse_wrk(text):
         out[key] = to_ms(m.group(1)) if m else None
     m = re.search(r"(\d+) requests in", text)
     out["requests"] = int(m.group(1)) if m else None
+    if out["requests"] == 0:
+        # wrk prints zero latencies when nothing completed: there is no latency to report
+        out["p50_ms"] = out["p99_ms"] = None
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     if m:
         out["socket_errors"] = sum(int(g) for g in m.groups())
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if m:
         out["non2xx"] = int(m.group(1))
+    m = re.search(r"mixed status: 2xx=(\d+) 3xx=(\d+) 429=(\d+) 4xx=(\d+) 5xx=(\d+)", text)
+    if m:
+        out["status"] = dict(zip(("2xx", "3xx", "429", "4xx", "5xx"), map(int, m.groups())))
     return out
+
+
+def parse_proc(path):
+    """run.sh's NAME.proc: `cpu_ticks clk_tck wall_s hwm_kb rss_kb hwm_reset` → dict, or {}."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            p = f.read().split()
+        ticks, clk, wall, hwm, rss, reset = int(p[0]), int(p[1]), float(p[2]), int(p[3]), int(p[4]), p[5] == "1"
+    except (OSError, IndexError, ValueError):
+        return {}
+    cpu = ticks / clk if clk else 0.0
+    return {"cpu_s": cpu, "cpu_pct": 100.0 * cpu / wall if wall > 0 else None, "wall_s": wall,
+            "peak_rss_mb": (hwm if reset else max(hwm, rss)) / 1024, "rss_mb": rss / 1024, "hwm_reset": reset}
 
 
 def median_run(runs):
@@ -61,22 +86,51 @@ def cmd_wrk(a):
                 runs.append(parse_wrk(f.read()))
         except (OSError, ValueError) as e:
             problems.append(f"{path}: {e}")
-    rec = {"kind": "wrk", "backend": a.backend, "workload": a.workload, "check": a.check}
+    rec = {"kind": "mixed" if a.mixed else "wrk", "backend": a.backend, "workload": a.workload,
+           "check": a.check}
+    status = 0
     if runs:
         med = median_run(runs)
         rec.update(rps=med["rps"], p50_ms=med["p50_ms"], p99_ms=med["p99_ms"],
                    errors=sum(r["non2xx"] + r["socket_errors"] for r in runs),
+                   socket_errors=sum(r["socket_errors"] for r in runs),
                    runs=[r["rps"] for r in runs])
+        requests = [r["requests"] for r in runs if r.get("requests") is not None]
+        if requests:
+            rec["requests"] = sum(requests)
+        if any(r.get("requests") == 0 for r in runs):
+            problems.append("a run completed no request at all (each takes longer than the run, or the server "
+                            "stalled): raise DURATION, or lower CONNS")
+    if a.proc:
+        proc = parse_proc(a.proc)
+        rec.update(proc)
+        if proc and rec.get("requests"):
+            rec["cpu_us_per_req"] = proc["cpu_s"] * 1e6 / rec["requests"]
+    if a.mixed and runs:
+        counts = {k: sum(r.get("status", {}).get(k, 0) for r in runs) for k in ("2xx", "3xx", "429", "4xx", "5xx")}
+        if not any(r.get("status") for r in runs):
+            problems.append("no 'mixed status' line: was the run made with mixed.lua?")
+        rec["status"] = counts
+        # 3xx is not expected either (no conditional requests are sent), so it counts as an error
+        rec["other_errors"] = counts["3xx"] + counts["4xx"] + counts["5xx"] + rec["socket_errors"]
+        if rec["other_errors"] or problems:
+            rec["check"] = "FAILED"
+            status = 3
     if problems:
         rec["problems"] = problems
     print(json.dumps(rec))
     if runs:
+        extra = ""
+        if rec.get("cpu_s") is not None:
+            extra = f", CPU {rec['cpu_s']:.1f} s ({fmt_num(rec.get('cpu_pct'))} %), peak RSS {rec['peak_rss_mb']:.0f} MB"
+        if a.mixed:
+            extra += f", 429 {rec['status']['429']}, other errors {rec['other_errors']}"
         print(f"  {a.backend} {a.workload}: {rec['rps']:.0f} req/s (runs {', '.join(f'{r:.0f}' for r in rec['runs'])}),"
-              f" p50 {fmt_ms(rec['p50_ms'])}, p99 {fmt_ms(rec['p99_ms'])}, errors {rec['errors']}",
+              f" p50 {fmt_ms(rec['p50_ms'])}, p99 {fmt_ms(rec['p99_ms'])}, errors {rec['errors']}{extra}",
               file=sys.stderr)
     for p in problems:
         print(f"  {a.backend} {a.workload}: {p}", file=sys.stderr)
-    return 0
+    return status
 
 
 def peak_of(run):
@@ -85,7 +139,8 @@ def peak_of(run):
 
 
 def cmd_export(a):
-    """SAMPLES: one line per repetition: bytes seconds http_code rss_before_kb rss_peak_kb hwm_before_kb hwm_after_kb hwm_reset."""
+    """SAMPLES: one line per repetition: bytes seconds http_code rss_before_kb rss_peak_kb hwm_before_kb
+    hwm_after_kb hwm_reset [cpu_ticks clk_tck]."""
     runs = []
     with open(a.samples, encoding="utf-8") as f:
         for line in f:
@@ -99,6 +154,7 @@ def cmd_export(a):
                 "rss_before_mb": int(p[3]) / 1024, "rss_peak_mb": int(p[4]) / 1024,
                 "hwm_before_mb": int(p[5]) / 1024, "hwm_after_mb": int(p[6]) / 1024,
                 "hwm_reset": p[7] == "1",
+                "cpu_s": int(p[8]) / int(p[9]) if len(p) >= 10 and int(p[9]) else None,
             })
     rec = {"kind": "export", "backend": a.backend, "check": a.check, "runs": runs}
     ok = [r for r in runs if r["http"] == "200"]
@@ -110,6 +166,8 @@ def cmd_export(a):
         rec.update(mbps=med["mbps"], seconds=med["seconds"], bytes=med["bytes"],
                    rss_growth_mb=max(growth), rss_peak_mb=max(peak_of(r) for r in ok),
                    rss_before_mb=ok[0]["rss_before_mb"], errors=len(runs) - len(ok))
+        if med.get("cpu_s") is not None:
+            rec.update(cpu_s=med["cpu_s"], cpu_pct=100.0 * med["cpu_s"] / med["seconds"] if med["seconds"] else None)
         print(f"  {a.backend} W5: {rec['mbps']:.1f} MB/s, {rec['bytes'] / 1e6:.1f} MB in {rec['seconds']:.2f} s,"
               f" RSS growth {rec['rss_growth_mb']:.1f} MB", file=sys.stderr)
     else:
@@ -168,7 +226,10 @@ def fmt_num(v, digits=0):
 
 
 def ratio(a, b):
-    return "—" if not a or not b else f"{a / b:.2f}×"
+    if not a or not b:
+        return "—"
+    r = a / b
+    return f"{r:.2f}×" if r >= 0.1 else f"{r:.3f}×"
 
 
 def load(path):
@@ -190,6 +251,18 @@ def backends_in_order(recs):
     return seen
 
 
+def fmt_mb(v):
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def fmt_cpu(r):
+    """CPU seconds, % of the pinned core, µs per request: three cells."""
+    if r.get("cpu_s") is None:
+        return "— | — | —"
+    us = r.get("cpu_us_per_req")
+    return f"{r['cpu_s']:.1f} | {fmt_num(r.get('cpu_pct'))} | {fmt_num(us) if us is not None else '—'}"
+
+
 def render(recs, meta):
     out = []
     w = out.append
@@ -201,9 +274,10 @@ def render(recs, meta):
     w("## Machine and method")
     w("")
     for key, label in (("date", "date"), ("uname", "`uname -a`"), ("nproc", "`nproc`"), ("cpu", "CPU model"),
-                       ("pinning", "pinning"), ("rows", "rows"), ("csv", "data"), ("wrk", "load"),
-                       ("wrk_version", "wrk"), ("gerbang", "gerbang"), ("server_env", "server env"),
-                       ("datasette", "datasette")):
+                       ("mem", "memory"), ("pinning", "pinning"), ("rows", "rows"), ("csv", "data"),
+                       ("wrk", "load"), ("wrk_version", "wrk"), ("gerbang", "gerbang"),
+                       ("server_env", "server env"), ("mixed", "mixed scenario"), ("datasette", "datasette"),
+                       ("run_time", "run time")):
         if meta.get(key):
             w(f"- **{label}**: {meta[key]}")
     w("")
@@ -212,59 +286,104 @@ def render(recs, meta):
     exports = {r["backend"]: r for r in recs if r.get("kind") == "export"}
     checks = {(r["backend"], r["workload"]): r["check"] for r in recs if r.get("kind") == "check"}
     by = {(r["backend"], r["workload"]): r for r in wrk}
+    order = WORKLOAD_ORDER + ["health"]
     backends = [b for b in backends_in_order(recs)
-                if any(r.get("backend") == b and r.get("kind") in ("wrk", "export", "check") for r in recs)]
+                if any(r.get("backend") == b and (r.get("kind") in ("wrk", "export")
+                                                 or r.get("kind") == "check" and r.get("workload") in order)
+                       for r in recs)]
 
     w("## Results")
     w("")
     w("Median of the repetitions by req/s, with that run's latency percentiles; errors are non-2xx/3xx")
     w("responses plus socket errors (connect, read, write, timeout), summed over all repetitions. W5 is")
-    w("in MB/s (one request at a time, median of the repetitions). A workload whose answer failed its")
-    w("check is marked FAILED (and is not timed unless TIME_FAILED=1).")
+    w("in MB/s (one request at a time, median of the repetitions). **Server CPU** is utime + stime of the")
+    w("server process (all threads, /proc/PID/stat) over the recorded repetitions, its share of the one")
+    w("core it is pinned to, and per request; for W5, per export. **Peak RSS** is the server's VmHWM")
+    w("over the recorded repetitions (reset through /proc/PID/clear_refs before them). A workload whose")
+    w("answer failed its check is marked FAILED (and is not timed unless TIME_FAILED=1).")
     w("")
-    w("| backend | workload | req/s | p50 | p99 | errors (non-2xx+socket) | check |")
-    w("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+    w("| backend | workload | req/s | p50 | p99 | errors (non-2xx+socket) | CPU s | CPU % | CPU µs/req | peak RSS MB | check |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for b in backends:
-        for wl in WORKLOAD_ORDER:
+        for wl in order:
             chk = checks.get((b, wl))
             if wl == "W5":
                 e = exports.get(b)
                 if e is None and chk is None:
                     continue
-                rate = f"{e['mbps']:.1f} MB/s" if e and e.get("mbps") else "—"
-                errs = e.get("errors", "—") if e else "—"
-                w(f"| {b} | W5 export | {rate} | — | — | {errs} | {chk or (e or {}).get('check', '—')} |")
+                e = e or {}
+                rate = f"{e['mbps']:.1f} MB/s" if e.get("mbps") else "—"
+                w(f"| {b} | W5 export | {rate} | — | — | {e.get('errors', '—')} | {fmt_cpu(e)}"
+                  f" | {fmt_mb(e.get('rss_peak_mb'))} | {chk or e.get('check', '—')} |")
                 continue
             r = by.get((b, wl))
             if r is None and chk is None:
                 continue
             r = r or {}
             w(f"| {b} | {wl} | {fmt_num(r.get('rps'))} | {fmt_ms(r.get('p50_ms'))} | {fmt_ms(r.get('p99_ms'))}"
-              f" | {r.get('errors', '—')} | {chk or r.get('check', '—')} |")
+              f" | {r.get('errors', '—')} | {fmt_cpu(r)} | {fmt_mb(r.get('peak_rss_mb'))}"
+              f" | {chk or r.get('check', '—')} |")
     w("")
+
+    mixed = [r for r in recs if r.get("kind") == "mixed"]
+    mixmeta = {r["backend"]: r for r in recs if r.get("kind") == "mixmeta"}
+    mixed_checks = [(b, c) for (b, wl), c in checks.items() if wl == "MIXED"]
+    if mixed or mixed_checks:
+        w("## Mixed traffic")
+        w("")
+        w("A realistic mix replayed by `mixed.lua` (drawn and checked by `mixed.py`): catalog browsing,")
+        w("dataset metadata, records by id, filtered and sorted pages, pages reached through `next_cursor`,")
+        w("full-text search, small CSV exports, aggregates and the demo datasets' records, with developer")
+        w("keys; a share of anonymous callers meets a tight anonymous tier and is answered 429. 429s are")
+        w("expected; **other errors** (any other non-2xx, and socket errors) must be 0. Status counts are")
+        w("summed over the repetitions; req/s, p50 and p99 are the median repetition's and include the")
+        w("(cheap) 429 answers.")
+        w("")
+        w("| backend | req/s | p50 | p99 | 2xx | 429 | other errors | CPU s | CPU % | CPU µs/req | peak RSS MB | check |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for r in mixed:
+            st = r.get("status", {})
+            w(f"| {r['backend']} | {fmt_num(r.get('rps'))} | {fmt_ms(r.get('p50_ms'))} | {fmt_ms(r.get('p99_ms'))}"
+              f" | {fmt_num(st.get('2xx'))} | {fmt_num(st.get('429'))} | {r.get('other_errors', '—')}"
+              f" | {fmt_cpu(r)} | {fmt_mb(r.get('peak_rss_mb'))} | {r.get('check', '—')} |")
+        timed = {r["backend"] for r in mixed}
+        for b, c in mixed_checks:
+            if b not in timed:
+                w(f"| {b} | — | — | — | — | — | — | — | — | — | — | {c} |")
+        w("")
+        for b, m in mixmeta.items():
+            w(f"- {b}: {m.get('text', '')}")
+        if mixmeta:
+            w("")
 
     ingest = [r for r in recs if r.get("kind") == "ingest"]
     if ingest:
         w("## Ingest")
         w("")
-        w("| backend | rows | seconds (wall) | rows/s | note |")
-        w("| --- | ---: | ---: | ---: | --- |")
+        w("Wall time of the whole load, rows per second over it, CPU (user + system) and peak RSS of the")
+        w("loading process (largest of the steps for Datasette's).")
+        w("")
+        w("| backend | rows | seconds (wall) | rows/s | CPU s | peak RSS MB | note |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
         for r in ingest:
             secs = r.get("seconds")
             rps = r["rows"] / secs if secs else None
-            w(f"| {r['backend']} | {fmt_num(r.get('rows'))} | {fmt_num(secs, 1)} | {fmt_num(rps)} | {str(r.get('note', '')).replace('|', '/')} |")
+            rss = r.get("peak_rss_kb")
+            w(f"| {r['backend']} | {fmt_num(r.get('rows'))} | {fmt_num(secs, 1)} | {fmt_num(rps)}"
+              f" | {fmt_num(r.get('cpu_s'), 1)} | {fmt_mb(rss / 1024 if isinstance(rss, (int, float)) else None)}"
+              f" | {str(r.get('note', '')).replace('|', '/')} |")
         w("")
 
     if exports:
         w("## W5 export (full CSV)")
         w("")
-        w("| backend | size MB | seconds (median) | MB/s | RSS before MB | RSS peak MB | RSS growth MB | runs |")
-        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        w("| backend | size MB | seconds (median) | MB/s | server CPU s | RSS before MB | RSS peak MB | RSS growth MB | runs |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for b, e in exports.items():
             runs = ", ".join(f"{x['mbps']:.1f}" if x["http"] == "200" else f"HTTP {x['http']}" for x in e["runs"])
             w(f"| {b} | {fmt_num((e.get('bytes') or 0) / 1e6, 1)} | {fmt_num(e.get('seconds'), 2)}"
-              f" | {fmt_num(e.get('mbps'), 1)} | {fmt_num(e.get('rss_before_mb'), 1)} | {fmt_num(e.get('rss_peak_mb'), 1)}"
-              f" | {fmt_num(e.get('rss_growth_mb'), 1)} | {runs} MB/s |")
+              f" | {fmt_num(e.get('mbps'), 1)} | {fmt_num(e.get('cpu_s'), 1)} | {fmt_num(e.get('rss_before_mb'), 1)}"
+              f" | {fmt_num(e.get('rss_peak_mb'), 1)} | {fmt_num(e.get('rss_growth_mb'), 1)} | {runs} MB/s |")
         w("")
         w("RSS growth: the server's peak resident set during an export (VmRSS polled every 50 ms, and VmHWM")
         w("after resetting it through /proc/PID/clear_refs where the kernel allows) minus VmRSS just before")
@@ -288,11 +407,28 @@ def render(recs, meta):
         w("A keyset cursor should keep this near 1.00×: a page deep in the data costs about the same as the first.")
         w("")
 
-    peers = [b for b in backends if b.startswith("datasette")]
-    ours = [b for b in backends if not b.startswith("datasette")]
+    timed = {r["backend"] for r in wrk} | set(exports)
+    peers = [b for b in backends if b.startswith("datasette") and b in timed]
+    ours = [b for b in backends if not b.startswith("datasette") and b != CEILING and b in timed]
+    cols = [wl for wl in WORKLOAD_ORDER if wl in CEILING_OF]
+    if ours and any((CEILING, c) in by for c in set(CEILING_OF.values())):
+        w("## Share of the ceiling (req/s ÷ the bare actix server's)")
+        w("")
+        w("The page workloads (W2, W2c, W3, W4) against the bare server answering the W2 page's bytes")
+        w("(`/page`); one record (W1) and the aggregate (W6), small bodies, against its tiny JSON")
+        w("(`/health`). 1.00× would be a gateway that costs nothing over actix-web itself.")
+        w("")
+        w("| backend | " + " | ".join(f"{wl} (÷ {'/page' if CEILING_OF[wl] == 'W2' else '/health'})" for wl in cols) + " |")
+        w("| --- | " + " | ".join("---:" for _ in cols) + " |")
+        for b in ours + peers:
+            cells = [ratio((by.get((b, wl)) or {}).get("rps"), (by.get((CEILING, CEILING_OF[wl])) or {}).get("rps"))
+                     for wl in cols]
+            w(f"| {b} | " + " | ".join(cells) + " |")
+        w("")
+
     if peers and ours:
         peer = peers[0]
-        w(f"## Gerbang / Datasette (req/s ratio; W5 MB/s ratio; > 1 means Gerbang is faster)")
+        w("## Gerbang / Datasette (req/s ratio; W5 MB/s ratio; > 1 means Gerbang is faster)")
         w("")
         w("| backend | " + " | ".join(WORKLOAD_ORDER) + " |")
         w("| --- | " + " | ".join("---:" for _ in WORKLOAD_ORDER) + " |")
@@ -305,14 +441,33 @@ def render(recs, meta):
                     cells.append(ratio((by.get((b, wl)) or {}).get("rps"), (by.get((peer, wl)) or {}).get("rps")))
             w(f"| {b} | " + " | ".join(cells) + " |")
         w("")
+        w("CPU per request, Gerbang ÷ Datasette (< 1 means Gerbang spends less CPU on each answer; W5: per export):")
+        w("")
+        w("| backend | " + " | ".join(WORKLOAD_ORDER) + " |")
+        w("| --- | " + " | ".join("---:" for _ in WORKLOAD_ORDER) + " |")
+        for b in ours:
+            cells = []
+            for wl in WORKLOAD_ORDER:
+                if wl == "W5":
+                    cells.append(ratio((exports.get(b) or {}).get("cpu_s"), (exports.get(peer) or {}).get("cpu_s")))
+                else:
+                    cells.append(ratio((by.get((b, wl)) or {}).get("cpu_us_per_req"),
+                                       (by.get((peer, wl)) or {}).get("cpu_us_per_req")))
+            w(f"| {b} | " + " | ".join(cells) + " |")
+        w("")
 
     notes = [r for r in recs if r.get("kind") == "note"]
     failed = [(b, wl) for (b, wl), c in checks.items() if c != "ok"]
+    failed += [(r["backend"], "MIXED (answers other than 2xx and 429)") for r in mixed
+               if r.get("check") != "ok" and checks.get((r["backend"], "MIXED")) == "ok"]
+    for r in wrk + mixed:
+        for p in r.get("problems", []):
+            notes_extra.append(f"{r['backend']} {r['workload']}: {p}")
     if failed or notes or notes_extra:
         w("## Failures and notes")
         w("")
         for b, wl in failed:
-            w(f"- {b} {wl}: check {checks[(b, wl)]}")
+            w(f"- {b} {wl}: check {checks.get((b, wl), 'FAILED')}")
         for r in notes:
             w(f"- {r.get('backend', '')}: {r.get('text', '')}")
         for text in notes_extra:
@@ -329,7 +484,7 @@ def cmd_render(a):
     for kv in a.meta or []:
         k, _, v = kv.partition("=")
         meta[k] = v
-    sys.stdout.write(render(load(a.results), meta))
+    sys.stdout.write(render(load(a.results), meta) + "\n")
     return 0
 
 
@@ -340,6 +495,8 @@ def main(argv=None):
     p.add_argument("--backend", required=True)
     p.add_argument("--workload", required=True)
     p.add_argument("--check", default="ok")
+    p.add_argument("--proc", help="run.sh's NAME.proc: server CPU and peak RSS over the recorded runs")
+    p.add_argument("--mixed", action="store_true", help="a mixed.lua run: split 429s from other errors")
     p.add_argument("files", nargs="+")
     p.set_defaults(fn=cmd_wrk)
     p = sub.add_parser("export")

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use catalog::records::query::{RecordFormat, RecordQuery};
 use moka::future::Cache;
 use prometheus_client::metrics::counter::Counter;
 use sha2::Digest;
@@ -30,6 +31,21 @@ const CONTENT_TYPES: [&str; 4] = [
 ];
 /// Answers larger than this stay in L1 only.
 const L2_MAX_BODY: usize = 1 << 20;
+
+/// The key of a records page (or a `limit`ed csv/ndjson/geojson page): the version id, the format
+/// and what the parser understood, never the raw query string or the API key, so parameter
+/// order, defaults and equivalent spellings land on one entry.
+pub fn records_key(version_id: i64, format: RecordFormat, q: &RecordQuery) -> String {
+    format!(
+        "r|{version_id}|{format:?}|{}|{:?}|{}|{}|{:?}|{}",
+        q.fingerprint(),
+        q.select,
+        q.page_size(),
+        q.offset,
+        q.cursor,
+        q.count
+    )
+}
 
 /// A stored answer: the body and the parts of the response that depend only on it.
 #[derive(Debug)]
@@ -123,6 +139,48 @@ mod tests {
             None
         );
         assert!(Cached::decode(b"not gzip").is_none());
+    }
+
+    #[test]
+    fn records_keys_follow_the_parsed_query_not_its_spelling() {
+        use catalog::domain::TimeZone;
+        use catalog::records::query::parse_records;
+        use catalog::schema::{Field, FieldType, TableSchema};
+        let field = |name: &str, field_type| Field {
+            name: name.into(),
+            field_type,
+            description: None,
+            nullable: false,
+        };
+        let schema = TableSchema {
+            fields: vec![
+                field("district", FieldType::String),
+                field("priority", FieldType::Integer),
+            ],
+            primary_key: vec![],
+        };
+        let key = |format, qs: &str| {
+            let params: Vec<(String, String)> = serde_urlencoded::from_str(qs).unwrap();
+            let q = parse_records(&schema, TimeZone::default(), &params).unwrap();
+            records_key(7, format, &q)
+        };
+        let json = |qs| key(RecordFormat::Json, qs);
+        assert_eq!(
+            json("district=eq.A&priority=gt.2"),
+            json("priority=gt.2&district=eq.A&limit=100&api_key=gbk_x"),
+            "parameter order, the default limit and the API key do not matter"
+        );
+        assert_eq!(json("order=priority"), json("order=priority.asc,_id.asc"));
+        assert_ne!(json("district=eq.A"), json("district=eq.B"));
+        assert_ne!(json("order=priority.asc"), json("order=priority.desc"));
+        assert_ne!(json("limit=10"), json("limit=11"));
+        assert_ne!(json("district=eq.A"), json("district=eq.A&count=exact"));
+        assert_ne!(json(""), key(RecordFormat::Csv, ""));
+        let q = parse_records(&schema, TimeZone::default(), &[]).unwrap();
+        assert_ne!(
+            records_key(7, RecordFormat::Json, &q),
+            records_key(8, RecordFormat::Json, &q)
+        );
     }
 }
 

@@ -241,18 +241,7 @@ pub async fn query_records(
             item.map_err(|e| actix_web::Error::from(ApiError::from(e)))
         })));
     }
-    let key = cacheable(&r).then(|| {
-        format!(
-            "r|{}|{format:?}|{}|{:?}|{}|{}|{:?}|{}",
-            r.version().id,
-            q.fingerprint(),
-            q.select,
-            q.page_size(),
-            q.offset,
-            q.cursor,
-            q.count
-        )
-    });
+    let key = cacheable(&r).then(|| crate::cache::records_key(r.version().id, format, &q));
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
         let page =
