@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
 use rand::Rng;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -541,9 +541,15 @@ pub async fn revoked_since(db: &DatabaseConnection, since: DateTime<Utc>) -> Res
         .await?)
 }
 
-/// Adds a batch of counters to the usage table and stamps `last_used_at`, in one transaction.
+/// How long stored batch ids are kept: far longer than any retry of one batch.
+const FLUSH_IDS_KEPT: chrono::Duration = chrono::Duration::hours(6);
+
+/// Adds a batch of counters to the usage table and stamps `last_used_at`, in one transaction,
+/// exactly once per `batch_id`: the id is stored in the same transaction, so retrying a batch
+/// whose commit was applied but not acknowledged adds nothing twice.
 pub async fn record_usage(
     db: &DatabaseConnection,
+    batch_id: &str,
     batch: &[(UsageKey, u64)],
     at: DateTime<Utc>,
 ) -> Result<()> {
@@ -551,6 +557,23 @@ pub async fn record_usage(
         return Ok(());
     }
     let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
+    let flushes = Alias::new("usage_flushes");
+    let claim = Query::insert()
+        .into_table(flushes.clone())
+        .columns([Alias::new("id"), Alias::new("flushed_at")])
+        .values_panic([batch_id.into(), at.into()])
+        .on_conflict(OnConflict::column(Alias::new("id")).do_nothing().to_owned())
+        .to_owned();
+    if txn.execute(backend.build(&claim)).await?.rows_affected() == 0 {
+        tracing::warn!(batch_id, "usage batch already stored; not adding it twice");
+        return Ok(());
+    }
+    let prune = Query::delete()
+        .from_table(flushes)
+        .and_where(Expr::col(Alias::new("flushed_at")).lt(at - FLUSH_IDS_KEPT))
+        .to_owned();
+    txn.execute(backend.build(&prune)).await?;
     for chunk in batch.chunks(200) {
         let rows = chunk.iter().map(|(k, n)| usage_daily::ActiveModel {
             day: Set(k.day.to_string()),
@@ -666,6 +689,33 @@ pub async fn requests_on(db: &DatabaseConnection, key_id: &str, day: NaiveDate) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_retried_usage_batch_is_stored_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("usage.db").display());
+        let db = crate::db::connect(&url).await.unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let key = UsageKey {
+            day,
+            key_id: String::new(),
+            developer_id: String::new(),
+            agency: "dinas-pu".into(),
+            dataset: "laporan".into(),
+        };
+        let batch = vec![(key, 37)];
+        let now = Utc::now();
+        record_usage(&db, "batch-1", &batch, now).await.unwrap();
+        // the writer retries a batch whose commit was applied but not acknowledged
+        record_usage(&db, "batch-1", &batch, now).await.unwrap();
+        record_usage(&db, "batch-2", &batch, now).await.unwrap();
+        let rows = dataset_usage(&db, "dinas-pu", "laporan", day, day)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].requests, 74);
+    }
 
     #[test]
     fn generated_keys_pass_their_own_check() {

@@ -186,9 +186,11 @@ async fn write_batches(
     metrics: Arc<Metrics>,
 ) {
     while let Some(batch) = rx.recv().await {
+        // One id per batch, kept across retries: the store adds a batch once.
+        let batch_id = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0u32;
         loop {
-            match developers::record_usage(&db, &batch, Utc::now()).await {
+            match developers::record_usage(&db, &batch_id, &batch, Utc::now()).await {
                 Ok(()) => {
                     metrics.usage_rows_flushed.inc_by(batch.len() as u64);
                     break;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_catalog;
 mod m20261122_000002_developers;
+mod m20261122_000003_usage_flushes;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_catalog::Migration),
             Box::new(m20261122_000002_developers::Migration),
+            Box::new(m20261122_000003_usage_flushes::Migration),
         ]
     }
 }
