@@ -97,6 +97,9 @@ pub enum CatalogError {
     Io(#[from] std::io::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The store is overloaded (no connection within the pool's timeout): retry shortly.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl CatalogError {
@@ -109,6 +112,10 @@ impl CatalogError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
+            // Overload, not a bug: a 503 the client may retry, never a 500.
+            Self::Database(sea_orm::DbErr::ConnectionAcquire(_))
+            | Self::Sqlx(sqlx::Error::PoolTimedOut) => ErrorCode::Unavailable,
             Self::Database(_) | Self::Sqlx(_) | Self::Io(_) | Self::Internal(_) => {
                 ErrorCode::Internal
             }
@@ -130,6 +137,9 @@ impl CatalogError {
             Self::NotFound(s) => Self::NotFound(s.clone()),
             Self::Conflict(s) => Self::Conflict(s.clone()),
             Self::Unauthorized(s) => Self::Unauthorized(s.clone()),
+            other if other.code() == ErrorCode::Unavailable => {
+                Self::Unavailable("the database is busy; try again in a moment".into())
+            }
             other => Self::Internal(format!("{other:?}")),
         }
     }
@@ -140,3 +150,23 @@ impl CatalogError {
 }
 
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exhausted_pool_is_a_retryable_503_not_a_500() {
+        let busy = CatalogError::Database(sea_orm::DbErr::ConnectionAcquire(
+            sea_orm::error::ConnAcquireErr::Timeout,
+        ));
+        assert_eq!(busy.code(), ErrorCode::Unavailable);
+        assert_eq!(busy.reclone().code(), ErrorCode::Unavailable);
+        assert_eq!(
+            CatalogError::Sqlx(sqlx::Error::PoolTimedOut).code(),
+            ErrorCode::Unavailable
+        );
+        let broken = CatalogError::Database(sea_orm::DbErr::Custom("boom".into()));
+        assert_eq!(broken.code(), ErrorCode::Internal);
+    }
+}

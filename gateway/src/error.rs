@@ -62,6 +62,12 @@ impl From<CatalogError> for ApiError {
             tracing::error!(error = ?e, "internal error");
             return Self::new(code, "something went wrong on our side; it has been logged");
         }
+        if code == ErrorCode::Unavailable {
+            tracing::warn!(error = ?e, "database busy");
+            let mut busy = Self::new(code, "the database is busy; try again in a moment");
+            busy.retry_after = Some(1);
+            return busy;
+        }
         Self::new(code, e.to_string())
     }
 }
