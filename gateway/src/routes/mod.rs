@@ -51,10 +51,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         // Interoperability: CKAN Action API and datastore dump, DCAT-AP 3, Project Open Data.
         .service(interop::call_ckan_action)
         .service(interop::call_ckan_action_unversioned)
-        .service(interop::dump_datastore)
-        .service(interop::get_catalog_jsonld)
-        .service(interop::get_catalog_turtle)
-        .service(interop::get_data_json)
+        .service(ckan::dump_datastore)
+        .service(dcat::get_catalog_jsonld)
+        .service(dcat::get_catalog_turtle)
+        .service(dcat::get_data_json)
         .service(
             scope::scope("/v1")
                 // The hot reads first: actix tries routes in order, one pattern match each.

@@ -6,7 +6,7 @@
 //! range form `{"gte": …, "lte": …}` → `gte.` / `lte.`, `null` → `is.null`, `sort "a, b desc"` →
 //! `order=a.asc,b.desc`, `fields` → `select`, `include_total` → `count=exact`.
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use catalog::records::encode::{self, Columns, CsvEncoder, RowEncoder};
 use catalog::records::query::{self, RecordQuery, MAX_LIMIT};
 use catalog::records::read;
@@ -347,8 +347,20 @@ pub async fn datastore_search(ctx: &Ctx<'_>, p: &Params) -> CkanResult<Value> {
     Ok(result)
 }
 
-/// The whole version as CSV, streamed (`bom=true` adds a UTF-8 BOM); `q`, `filters`, `fields`
-/// and `sort` narrow it as in `datastore_search`.
+/// Dump a resource as CSV
+///
+/// The whole version as CSV, streamed (CKAN's datastore dump); `bom=true` adds a UTF-8 BOM.
+/// `q`, `filters`, `fields` and `sort` narrow it as in `datastore_search`.
+#[utoipa::path(
+    tag = "interop",
+    params(
+        ("resource_id" = String, Path, description = "`{agency}_{dataset}_v{n}`", example = "dinas-pu_laporan-jalan_v2"),
+        ("bom" = Option<bool>, Query, description = "Start with a UTF-8 byte order mark (for spreadsheet programs)"),
+    ),
+    responses((status = 200, description = "CSV with a header row", body = String, content_type = "text/csv")),
+    security((), ("api_key" = []), ("bearer" = []))
+)]
+#[get("/datastore/dump/{resource_id}")]
 #[tracing::instrument(skip_all, fields(resource_id = %resource_id))]
 pub async fn dump_datastore(
     state: web::Data<AppState>,

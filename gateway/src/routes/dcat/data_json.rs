@@ -1,7 +1,7 @@
 //! Project Open Data 1.1 (`/data.json`): the catalog for data.gov-style harvesters, from the
 //! same listing as the DCAT-AP graph.
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use catalog::domain::{Access, Frequency};
 use serde_json::{json, Value};
 
@@ -21,7 +21,13 @@ fn frequency_iso(f: Frequency) -> &'static str {
     }
 }
 
-/// The catalog as Project Open Data 1.1 (`data.json`).
+/// The catalog as Project Open Data 1.1
+#[utoipa::path(
+    tag = "interop",
+    responses((status = 200, description = "data.json", body = Object)),
+    security(())
+)]
+#[get("/data.json")]
 pub async fn get_data_json(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use catalog::domain::{Access, Frequency, Theme};
 use catalog::records::encode::{Columns, CsvEncoder};
 use catalog::records::{query, read};
@@ -511,7 +511,19 @@ fn turtle_response(g: &Graph) -> ApiResult<HttpResponse> {
         .body(to_turtle(g)?))
 }
 
-/// The catalog as DCAT-AP 3 JSON-LD (Turtle with `Accept: text/turtle`).
+/// The catalog as DCAT-AP 3 (JSON-LD)
+///
+/// Datasets, their published versions as distributions and their APIs as data services.
+/// `Accept: text/turtle` answers Turtle.
+#[utoipa::path(
+    tag = "interop",
+    responses((status = 200, description = "DCAT-AP 3", content(
+        (Object = "application/ld+json"),
+        (String = "text/turtle"),
+    ))),
+    security(())
+)]
+#[get("/catalog.jsonld")]
 pub async fn get_catalog_jsonld(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -527,7 +539,13 @@ pub async fn get_catalog_jsonld(
         .json(to_jsonld(&g)))
 }
 
-/// The catalog as DCAT-AP 3 Turtle.
+/// The catalog as DCAT-AP 3 (Turtle)
+#[utoipa::path(
+    tag = "interop",
+    responses((status = 200, description = "DCAT-AP 3", body = String, content_type = "text/turtle")),
+    security(())
+)]
+#[get("/catalog.ttl")]
 pub async fn get_catalog_turtle(
     state: web::Data<AppState>,
     req: HttpRequest,
