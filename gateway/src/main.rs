@@ -43,7 +43,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut settings = Settings::load(cli.config.as_deref())?;
-    gateway::telemetry::init(settings.log_json);
+    let _log = gateway::telemetry::init(settings.log_json);
     match cli.command {
         Command::Serve { demo, listen } => {
             if let Some(l) = listen {

@@ -113,7 +113,8 @@ pub async fn spawn_on(
     tweak: impl FnOnce(&mut Settings),
 ) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
-        gateway::telemetry::init(false);
+        // the guard is leaked: test logs are flushed by the writer thread as they come
+        std::mem::forget(gateway::telemetry::init(false));
     }
     let mut settings = test_settings(database_url.clone());
     tweak(&mut settings);
