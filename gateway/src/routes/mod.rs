@@ -31,30 +31,8 @@ mod views;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.app_data(json_config())
         .app_data(query_config())
-        .service(health::get_health)
-        .service(health::get_readiness)
-        .service(health::get_metrics)
-        // the portal's app shell and files (HTML, outside the document)
-        .map(|c| {
-            portal::configure(c);
-            c
-        })
-        .route("/docs", web::get().to(docs::platform_docs))
-        .route(
-            "/docs/assets/{version}/{file}",
-            web::get().to(docs::docs_asset),
-        )
-        .route(
-            "/docs/{agency}/{dataset}",
-            web::get().to(docs::dataset_docs),
-        )
-        // Interoperability: CKAN Action API and datastore dump, DCAT-AP 3, Project Open Data.
-        .service(interop::call_ckan_action)
-        .service(interop::call_ckan_action_unversioned)
-        .service(ckan::dump_datastore)
-        .service(dcat::get_catalog_jsonld)
-        .service(dcat::get_catalog_turtle)
-        .service(dcat::get_data_json)
+        // The API first: actix tries routes in registration order, one pattern match each, so
+        // the hot reads should not wait behind the portal's and the interop faces' patterns.
         .service(
             scope::scope("/v1")
                 // The hot reads first: actix tries routes in order, one pattern match each.
@@ -91,6 +69,30 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(versions::get_datapackage)
                 .service(docs::get_version_openapi),
         )
+        .service(health::get_health)
+        .service(health::get_readiness)
+        .service(health::get_metrics)
+        // the portal's app shell and files (HTML, outside the document)
+        .map(|c| {
+            portal::configure(c);
+            c
+        })
+        .route("/docs", web::get().to(docs::platform_docs))
+        .route(
+            "/docs/assets/{version}/{file}",
+            web::get().to(docs::docs_asset),
+        )
+        .route(
+            "/docs/{agency}/{dataset}",
+            web::get().to(docs::dataset_docs),
+        )
+        // Interoperability: CKAN Action API and datastore dump, DCAT-AP 3, Project Open Data.
+        .service(interop::call_ckan_action)
+        .service(interop::call_ckan_action_unversioned)
+        .service(ckan::dump_datastore)
+        .service(dcat::get_catalog_jsonld)
+        .service(dcat::get_catalog_turtle)
+        .service(dcat::get_data_json)
         .default_service(web::to(not_found));
 }
 
