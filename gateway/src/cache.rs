@@ -10,9 +10,10 @@
 //! caller. Concurrent misses of one key run one query (moka's `try_get_with`).
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use actix_web::http::header::HeaderValue;
 use bytes::Bytes;
 use catalog::records::query::{RecordFormat, RecordQuery};
 use moka::future::Cache;
@@ -35,16 +36,50 @@ const L2_MAX_BODY: usize = 1 << 20;
 /// The key of a records page (or a `limit`ed csv/ndjson/geojson page): the version id, the format
 /// and what the parser understood, never the raw query string or the API key, so parameter
 /// order, defaults and equivalent spellings land on one entry.
+///
+/// Built on every read (the `ETag` is derived from it too), so it is written field by field.
 pub fn records_key(version_id: i64, format: RecordFormat, q: &RecordQuery) -> String {
-    format!(
-        "r|{version_id}|{format:?}|{}|{:?}|{}|{}|{:?}|{}",
-        q.fingerprint(),
-        q.select,
-        q.page_size(),
-        q.offset,
-        q.cursor,
-        q.count
-    )
+    use std::fmt::Write as _;
+    let mut key = String::with_capacity(160);
+    let format_code = match format {
+        RecordFormat::Json => 'j',
+        RecordFormat::Csv => 'c',
+        RecordFormat::Ndjson => 'n',
+        RecordFormat::Geojson => 'g',
+    };
+    let _ = write!(key, "r|{version_id}|{format_code}|");
+    q.write_fingerprint(&mut key);
+    key.push('|');
+    match &q.select {
+        None => key.push('*'),
+        Some(fields) => {
+            for f in fields {
+                let _ = write!(key, "{f},");
+            }
+        }
+    }
+    // JSON is always paged (no limit is the default page); other formats without a limit are
+    // the whole selection, a different answer from any page
+    let _ = match (format, q.limit) {
+        (RecordFormat::Json, _) | (_, Some(_)) => write!(key, "|{}", q.page_size()),
+        (_, None) => write!(key, "|all"),
+    };
+    let _ = write!(key, "|{}|{}|", q.offset, u8::from(q.count));
+    if let Some(cursor) = &q.cursor {
+        key.push_str(cursor);
+    }
+    key
+}
+
+/// A strong validator from a read's normalised key: equivalent spellings of one query share it,
+/// and it never depends on the API key or on who asks.
+pub fn etag_of(key: &str) -> String {
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let mut tag = String::with_capacity(26);
+    tag.push('"');
+    tag.push_str(&hex::encode(&digest[..12]));
+    tag.push('"');
+    tag
 }
 
 /// A stored answer: the body and the parts of the response that depend only on it.
@@ -55,6 +90,8 @@ pub struct Cached {
     /// For the `Link` header, which is rebuilt for each request's own path.
     pub next_cursor: Option<String>,
     pub created: SystemTime,
+    /// The `Link` header made for the first request target that asked (see [`Cached::link_for`]).
+    link: OnceLock<(String, HeaderValue)>,
 }
 
 impl Cached {
@@ -64,7 +101,29 @@ impl Cached {
             content_type,
             next_cursor,
             created: SystemTime::now(),
+            link: OnceLock::new(),
         }
+    }
+
+    /// The `Link` header for a request to `target` (path and query): `make`'s, built once and
+    /// kept for later requests to the same target when `memo` (no credential in the query).
+    /// `None` when the link is not a valid header value.
+    pub fn link_for(
+        &self,
+        target: &str,
+        memo: bool,
+        make: impl FnOnce() -> String,
+    ) -> Option<HeaderValue> {
+        if let Some((t, link)) = self.link.get() {
+            if t == target {
+                return Some(link.clone());
+            }
+        }
+        let link = HeaderValue::from_str(&make()).ok()?;
+        if memo {
+            let _ = self.link.set((target.to_owned(), link.clone()));
+        }
+        Some(link)
     }
 
     /// Seconds since the answer was made (the `Age` header).
@@ -109,6 +168,7 @@ impl Cached {
             content_type,
             next_cursor,
             created: UNIX_EPOCH + Duration::from_secs(created),
+            link: OnceLock::new(),
         })
     }
 }
@@ -176,6 +236,16 @@ mod tests {
         assert_ne!(json("limit=10"), json("limit=11"));
         assert_ne!(json("district=eq.A"), json("district=eq.A&count=exact"));
         assert_ne!(json(""), key(RecordFormat::Csv, ""));
+        assert_ne!(
+            key(RecordFormat::Csv, ""),
+            key(RecordFormat::Csv, "limit=100"),
+            "a whole-table stream is not its first page"
+        );
+        assert_eq!(json("limit=100"), json(""));
+        assert_ne!(json("district=eq.a,b"), json("district=in.(a,b)"));
+        assert_ne!(json("district=eq.1"), json("priority=eq.1"));
+        assert_ne!(json("q=banjir rob"), json("q=banjirrob"));
+        assert_ne!(json("select=district"), json("select=priority"));
         let q = parse_records(&schema, TimeZone::default(), &[]).unwrap();
         assert_ne!(
             records_key(7, RecordFormat::Json, &q),

@@ -99,19 +99,113 @@ pub struct RecordQuery {
     pub format: Option<RecordFormat>,
 }
 
+/// Appends `s` length-prefixed, so no value can run into the next one.
+fn push_text(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{}:", s.len());
+    out.push_str(s);
+}
+
+fn push_col(out: &mut String, col: ColRef) {
+    use std::fmt::Write as _;
+    match col {
+        ColRef::Id => out.push('_'),
+        ColRef::Field(i) => {
+            let _ = write!(out, "{i}");
+        }
+    }
+}
+
+/// A typed, unambiguous text of one value (floats by their bits, times as instant and offset).
+fn push_cell(out: &mut String, cell: &Cell) {
+    use std::fmt::Write as _;
+    let _ = match cell {
+        Cell::Null => write!(out, "n,"),
+        Cell::Int(i) => write!(out, "i{i},"),
+        Cell::Num(f) => write!(out, "f{:x},", f.to_bits()),
+        Cell::Bool(b) => write!(out, "b{},", u8::from(*b)),
+        Cell::Str(s) => {
+            out.push('s');
+            push_text(out, s);
+            Ok(())
+        }
+        Cell::Date(d) => write!(out, "d{d},"),
+        Cell::DateTime(t) => write!(
+            out,
+            "t{}.{}@{},",
+            t.timestamp(),
+            t.timestamp_subsec_nanos(),
+            t.offset().local_minus_utc()
+        ),
+    };
+}
+
+impl Filter {
+    fn canonical(&self) -> String {
+        let mut out = String::with_capacity(16);
+        push_col(&mut out, self.col);
+        out.push_str(match self.op {
+            Op::Eq => ":eq:",
+            Op::Neq => ":neq:",
+            Op::Gt => ":gt:",
+            Op::Gte => ":gte:",
+            Op::Lt => ":lt:",
+            Op::Lte => ":lte:",
+            Op::In => ":in:",
+            Op::Contains => ":contains:",
+            Op::IsNull => ":isnull:",
+            Op::IsNotNull => ":isnotnull:",
+        });
+        for v in &self.values {
+            push_cell(&mut out, v);
+        }
+        out
+    }
+}
+
 impl Selection {
-    /// A canonical text of which rows match: filters in a fixed order, then the words.
+    /// A canonical text of which rows match: filters in a fixed order, then the words. Values
+    /// are typed and length-prefixed, so two different selections never share a text. Built on
+    /// every cached read (it is part of the cache key), hence no `Debug` formatting here.
     pub fn fingerprint(&self) -> String {
-        let mut filters: Vec<String> = self.filters.iter().map(|f| format!("{f:?}")).collect();
-        filters.sort();
-        format!("{filters:?}|{:?}", self.q)
+        let mut out = String::with_capacity(64);
+        self.write_fingerprint(&mut out);
+        out
+    }
+
+    fn write_fingerprint(&self, out: &mut String) {
+        let mut filters: Vec<String> = self.filters.iter().map(Filter::canonical).collect();
+        filters.sort_unstable();
+        for f in &filters {
+            out.push_str(f);
+            out.push(';');
+        }
+        out.push('|');
+        for word in &self.q {
+            push_text(out, word);
+        }
     }
 }
 
 impl RecordQuery {
     /// A canonical text of what decides the rows and their order (the cursor is bound to it).
     pub fn fingerprint(&self) -> String {
-        format!("{}|{:?}", self.selection.fingerprint(), self.order)
+        let mut out = String::with_capacity(96);
+        self.write_fingerprint(&mut out);
+        out
+    }
+
+    /// Appends [`RecordQuery::fingerprint`] to `out`.
+    pub fn write_fingerprint(&self, out: &mut String) {
+        self.selection.write_fingerprint(out);
+        out.push('|');
+        for term in &self.order {
+            push_col(out, term.col);
+            out.push(match term.dir {
+                Dir::Asc => '+',
+                Dir::Desc => '-',
+            });
+        }
     }
 
     /// The page size: the `limit` given, else the default for paged formats.
@@ -512,5 +606,79 @@ impl Metric {
             MetricFn::Max => "max",
         };
         format!("{f}_{}", schema.fields[self.field.unwrap_or(0)].name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Field;
+
+    fn schema() -> TableSchema {
+        let field = |name: &str, field_type| Field {
+            name: name.into(),
+            field_type,
+            description: None,
+            nullable: true,
+        };
+        TableSchema {
+            fields: vec![
+                field("district", FieldType::String),
+                field("priority", FieldType::Integer),
+                field("reported_at", FieldType::Datetime),
+            ],
+            primary_key: vec![],
+        }
+    }
+
+    fn fingerprint(qs: &str) -> String {
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(qs).unwrap();
+        parse_records(&schema(), TimeZone::default(), &params)
+            .unwrap()
+            .fingerprint()
+    }
+
+    #[test]
+    fn fingerprints_separate_what_selects_different_rows() {
+        let distinct = [
+            "district=eq.a,b",
+            "district=in.(a,b)",
+            "district=in.(b,a)",
+            "district=eq.a;",
+            "district=eq.1",
+            "priority=eq.1",
+            "priority=gt.1",
+            "district=is.null",
+            "district=is.notnull",
+            "q=banjir rob",
+            "q=banjirrob",
+            "reported_at=gt.2024-01-01T00:00:00%2B07:00",
+            "reported_at=gt.2024-01-01T00:00:00Z",
+            "order=priority.asc",
+            "order=priority.desc",
+            "",
+        ];
+        let prints: Vec<String> = distinct.iter().map(|qs| fingerprint(qs)).collect();
+        for (i, a) in prints.iter().enumerate() {
+            for (j, b) in prints.iter().enumerate().skip(i + 1) {
+                assert_ne!(
+                    a, b,
+                    "{} and {} share a fingerprint",
+                    distinct[i], distinct[j]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fingerprints_ignore_the_order_of_filters_and_paging() {
+        assert_eq!(
+            fingerprint("district=eq.a&priority=gt.2"),
+            fingerprint("priority=gt.2&district=eq.a")
+        );
+        assert_eq!(
+            fingerprint("district=eq.a"),
+            fingerprint("district=eq.a&limit=5&offset=10")
+        );
     }
 }

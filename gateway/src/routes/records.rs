@@ -12,11 +12,10 @@ use catalog::records::read;
 use futures::StreamExt as _;
 use openapi::bodies::{AggregateView, RecordPage};
 use openapi::params::{AggregateQuery, RecordPath, RecordQuery, VersionPath};
-use sha2::Digest;
 
 use super::versions::{resolve, Resolved};
 use crate::auth::Caller;
-use crate::cache::{Cached, Outcome};
+use crate::cache::{etag_of, records_key, Cached, Outcome};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -60,15 +59,6 @@ pub fn cache_headers(res: &mut HttpResponseBuilder, r: &Resolved) {
 fn params_of(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
         .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))
-}
-
-/// A strong validator from the version and the normalised query (never the API key).
-fn etag(version_id: i64, path: &str, params: &[(String, String)], format: RecordFormat) -> String {
-    let mut kept: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "api_key").collect();
-    kept.sort();
-    let mut h = sha2::Sha256::new();
-    h.update(format!("{version_id}|{path}|{format:?}|{kept:?}"));
-    format!("\"{}\"", hex::encode(&h.finalize()[..12]))
 }
 
 fn not_modified(req: &HttpRequest, tag: &str) -> bool {
@@ -161,7 +151,6 @@ fn next_link(req: &HttpRequest, params: &[(String, String)], cursor: &str) -> St
     security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
 )]
 #[get("/datasets/{agency}/{dataset}/versions/{v}/records")]
-#[tracing::instrument(skip_all, fields(agency = %path.0, dataset = %path.1, version = %path.2))]
 pub async fn query_records(
     state: web::Data<AppState>,
     caller: Caller,
@@ -173,8 +162,8 @@ pub async fn query_records(
     let table = r.table();
     let q = query::parse_records(table.schema(), table.timezone, &params)?;
     let format = q.format.unwrap_or_else(|| format_from_accept(&req));
-    let tag = etag(r.version().id, req.path(), &params, format);
-    let mut res = match conditional(&req, &r, tag) {
+    let key = records_key(r.version().id, format, &q);
+    let mut res = match conditional(&req, &r, etag_of(&key)) {
         ControlFlow::Continue(res) => res,
         ControlFlow::Break(mut not_modified) => {
             not_modified
@@ -241,7 +230,7 @@ pub async fn query_records(
             item.map_err(|e| actix_web::Error::from(ApiError::from(e)))
         })));
     }
-    let key = cacheable(&r).then(|| crate::cache::records_key(r.version().id, format, &q));
+    let key = cacheable(&r).then_some(key);
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
         let page =
@@ -272,7 +261,12 @@ pub async fn query_records(
     })
     .await?;
     if let Some(c) = &answer.next_cursor {
-        res.insert_header((header::LINK, next_link(&req, &params, c)));
+        // the Link of a hot page is made once, for the first request target that asked
+        let target = req.uri().path_and_query().map_or("", |t| t.as_str());
+        let memo = !params.iter().any(|(k, _)| k == "api_key");
+        if let Some(link) = answer.link_for(target, memo, || next_link(&req, &params, c)) {
+            res.insert_header((header::LINK, link));
+        }
     }
     Ok(respond(res, &answer, outcome))
 }
@@ -333,12 +327,12 @@ pub async fn get_record(
         .filter(|i| *i >= 1)
         .ok_or_else(|| ApiError::not_found("_id must be a row number from 1"))?;
     let table = r.table();
-    let tag = etag(r.version().id, req.path(), &[], RecordFormat::Json);
-    let res = match conditional(&req, &r, tag) {
+    let key = format!("g|{}|{id}", r.version().id);
+    let res = match conditional(&req, &r, etag_of(&key)) {
         ControlFlow::Continue(res) => res,
         ControlFlow::Break(not_modified) => return Ok(not_modified),
     };
-    let key = cacheable(&r).then(|| format!("g|{}|{id}", r.version().id));
+    let key = cacheable(&r).then_some(key);
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
         let row = read::get_record(&state.catalog.db, table, id)
@@ -382,20 +376,18 @@ pub async fn aggregate_records(
     let params = params_of(&req)?;
     let table = r.table();
     let q = query::parse_aggregate(table.schema(), table.timezone, &params)?;
-    let tag = etag(r.version().id, req.path(), &params, RecordFormat::Json);
-    let res = match conditional(&req, &r, tag) {
+    let key = format!(
+        "a|{}|{}|{:?}|{:?}",
+        r.version().id,
+        q.selection.fingerprint(),
+        q.group_by,
+        q.metrics
+    );
+    let res = match conditional(&req, &r, etag_of(&key)) {
         ControlFlow::Continue(res) => res,
         ControlFlow::Break(not_modified) => return Ok(not_modified),
     };
-    let key = cacheable(&r).then(|| {
-        format!(
-            "a|{}|{}|{:?}|{:?}",
-            r.version().id,
-            q.selection.fingerprint(),
-            q.group_by,
-            q.metrics
-        )
-    });
+    let key = cacheable(&r).then_some(key);
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
         let data = read::aggregate(&state.catalog.db, table, &q).await?;
