@@ -112,6 +112,11 @@ pub enum Caller {
 
 impl Caller {
     /// Admins write everywhere; publishers only in their own agency.
+    /// Staff may see drafts, so their catalog answers are never shared with anyone.
+    pub fn is_staff(&self) -> bool {
+        matches!(self, Caller::Staff(_))
+    }
+
     pub fn can_write(&self, agency: &AgencySlug) -> bool {
         match self {
             Caller::Staff(s) => s.role == Role::Admin || s.agency.as_ref() == Some(agency),

@@ -28,6 +28,8 @@ pub enum Event {
     KeysChanged(Vec<String>),
     /// A dataset's metadata or versions changed: drop what was resolved for it.
     DatasetChanged { agency: String, dataset: String },
+    /// Something else in the catalog changed (an agency): drop the catalog answers.
+    CatalogChanged,
 }
 
 impl Event {
@@ -35,6 +37,7 @@ impl Event {
         match self {
             Event::KeysChanged(hashes) => format!("keys:{}", hashes.join(",")),
             Event::DatasetChanged { agency, dataset } => format!("dataset:{agency}/{dataset}"),
+            Event::CatalogChanged => "catalog:".to_owned(),
         }
     }
 
@@ -59,6 +62,7 @@ impl Event {
                     dataset: dataset.to_owned(),
                 })
             }
+            "catalog" => Some(Event::CatalogChanged),
             _ => None,
         }
     }
@@ -304,6 +308,10 @@ mod tests {
         };
         assert_eq!(Event::decode(&d.encode()), Some(d));
         assert_eq!(Event::decode("dataset:x/Y;"), None);
+        assert_eq!(
+            Event::decode(&Event::CatalogChanged.encode()),
+            Some(Event::CatalogChanged)
+        );
         assert_eq!(Event::decode("purge:x"), None);
         assert_eq!(Event::decode("nonsense"), None);
     }

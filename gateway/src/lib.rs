@@ -3,6 +3,7 @@
 //! [`Application::build`] connects, migrates and binds; [`configure`] is the route table.
 pub mod auth;
 pub mod cache;
+pub mod catalog_cache;
 pub mod cli;
 pub mod cluster;
 pub mod config;
@@ -37,6 +38,7 @@ use utoipa_actix_web::AppExt;
 
 use crate::auth::Jwt;
 use crate::cache::ResponseCache;
+use crate::catalog_cache::CatalogAnswers;
 use crate::cluster::{Cluster, Event};
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -62,6 +64,8 @@ pub struct AppState {
     pub usage: Arc<UsageMeter>,
     pub resolved: Arc<ResolvedVersions>,
     pub responses: ResponseCache,
+    /// Catalog answers as the public sees them; purged on every catalog change.
+    pub catalog_answers: Arc<CatalogAnswers>,
     pub trusted_proxies: Vec<IpNet>,
     /// Failed sign-ins per client address in the current minute.
     pub failed_logins: moka::sync::Cache<IpAddr, Arc<AtomicU32>>,
@@ -80,12 +84,17 @@ impl AppState {
             c.spawn_health();
             let k = Arc::clone(&self.keys);
             let r = Arc::clone(&self.resolved);
+            let answers = Arc::clone(&self.catalog_answers);
             c.spawn_subscriber(move |event| match event {
                 Event::KeysChanged(hashes) => {
                     let k = Arc::clone(&k);
                     tokio::spawn(async move { k.invalidate(&hashes, "pubsub").await });
                 }
-                Event::DatasetChanged { agency, dataset } => r.invalidate(&agency, &dataset),
+                Event::DatasetChanged { agency, dataset } => {
+                    r.invalidate(&agency, &dataset);
+                    answers.purge();
+                }
+                Event::CatalogChanged => answers.purge(),
             });
             let c = Arc::clone(c);
             self.keys.spawn_revocation_poller(move || c.is_subscribed());
@@ -113,9 +122,11 @@ impl AppState {
         }
     }
 
-    /// Forgets what was resolved for a dataset here and on the other nodes.
+    /// Forgets what was resolved for a dataset, and the catalog answers, here and on the other
+    /// nodes.
     pub async fn dataset_changed(&self, agency: &str, dataset: &str) {
         self.resolved.invalidate(agency, dataset);
+        self.catalog_answers.purge();
         if let Some(cluster) = &self.cluster {
             cluster
                 .publish(&Event::DatasetChanged {
@@ -123,6 +134,14 @@ impl AppState {
                     dataset: dataset.to_owned(),
                 })
                 .await;
+        }
+    }
+
+    /// Forgets the catalog answers here and on the other nodes (an agency changed).
+    pub async fn catalog_changed(&self) {
+        self.catalog_answers.purge();
+        if let Some(cluster) = &self.cluster {
+            cluster.publish(&Event::CatalogChanged).await;
         }
     }
 
@@ -195,8 +214,10 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         cluster.clone(),
         Duration::from_secs(settings.cache.redis_ttl_seconds),
     );
+    let catalog_answers = Arc::new(CatalogAnswers::new(settings.cache.enabled));
     Ok(AppState {
         catalog,
+        catalog_answers,
         jwt,
         oidc,
         policies,

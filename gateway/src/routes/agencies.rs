@@ -1,11 +1,12 @@
 //! Agencies (OPD): public list and detail; admins create them.
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use catalog::domain::AgencySlug;
 use catalog::service::{Agency, AgencyInput};
 use openapi::params::AgencyPath;
 
 use super::views::ListView;
 use crate::auth::Caller;
+use crate::catalog_cache::to_json;
 use crate::error::ApiResult;
 use crate::AppState;
 
@@ -18,9 +19,17 @@ use crate::AppState;
     security((), ("api_key" = []), ("api_key_query" = []), ("bearer" = []))
 )]
 #[get("/agencies")]
-pub async fn list_agencies(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let data = state.catalog.list_agencies().await?;
-    Ok(HttpResponse::Ok().json(ListView::all(data).with_total()))
+pub async fn list_agencies(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> ApiResult<HttpResponse> {
+    state
+        .catalog_answers
+        .json(&req, true, || async {
+            let data = state.catalog.list_agencies().await?;
+            to_json(&ListView::all(data).with_total())
+        })
+        .await
 }
 
 /// Get an agency
@@ -33,11 +42,17 @@ pub async fn list_agencies(state: web::Data<AppState>) -> ApiResult<HttpResponse
 #[get("/agencies/{agency}")]
 pub async fn get_agency(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let slug = AgencySlug::parse(&path)
         .map_err(|_| crate::error::ApiError::not_found("no such agency"))?;
-    Ok(HttpResponse::Ok().json(state.catalog.get_agency(&slug).await?))
+    state
+        .catalog_answers
+        .json(&req, true, || async {
+            to_json(&state.catalog.get_agency(&slug).await?)
+        })
+        .await
 }
 
 /// Create an agency
@@ -59,5 +74,7 @@ pub async fn create_agency(
     input: web::Json<AgencyInput>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    Ok(HttpResponse::Created().json(state.catalog.create_agency(input.into_inner()).await?))
+    let agency = state.catalog.create_agency(input.into_inner()).await?;
+    state.catalog_changed().await;
+    Ok(HttpResponse::Created().json(agency))
 }

@@ -1,5 +1,5 @@
 //! Datasets: search with facets, metadata, registration and edits by the agency's publishers.
-use actix_web::{get, patch, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use catalog::domain::{AgencySlug, DatasetSlug};
 use catalog::service::{Dataset, DatasetInput, DatasetPatch, DatasetSearch, SearchResult};
 use openapi::params::{AgencyPath, DatasetPath};
@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::Caller;
+use crate::catalog_cache::to_json;
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
@@ -56,6 +57,7 @@ pub struct DatasetSearchParams {
 #[get("/datasets")]
 pub async fn list_datasets(
     state: web::Data<AppState>,
+    req: HttpRequest,
     params: web::Query<DatasetSearchParams>,
 ) -> ApiResult<HttpResponse> {
     let p = params.into_inner();
@@ -84,7 +86,12 @@ pub async fn list_datasets(
         limit,
         offset,
     };
-    Ok(HttpResponse::Ok().json(state.catalog.search_datasets(&search).await?))
+    state
+        .catalog_answers
+        .json(&req, true, || async {
+            to_json(&state.catalog.search_datasets(&search).await?)
+        })
+        .await
 }
 
 /// Get a dataset
@@ -99,16 +106,23 @@ pub async fn list_datasets(
 #[get("/datasets/{agency}/{dataset}")]
 pub async fn get_dataset(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (agency, dataset) = dataset_path(&path.0, &path.1)?;
     let see_drafts = caller.can_write(&agency);
-    let view = state
-        .catalog
-        .get_dataset(&agency, &dataset, see_drafts)
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
+    state
+        .catalog_answers
+        .json(&req, !caller.is_staff(), || async {
+            to_json(
+                &state
+                    .catalog
+                    .get_dataset(&agency, &dataset, see_drafts)
+                    .await?,
+            )
+        })
+        .await
 }
 
 /// Register a dataset
@@ -133,12 +147,14 @@ pub async fn create_dataset(
 ) -> ApiResult<HttpResponse> {
     let agency = AgencySlug::parse(&path).map_err(|_| ApiError::not_found("no such agency"))?;
     caller.require_writer(&agency)?;
-    Ok(HttpResponse::Created().json(
-        state
-            .catalog
-            .create_dataset(&agency, input.into_inner())
-            .await?,
-    ))
+    let dataset = state
+        .catalog
+        .create_dataset(&agency, input.into_inner())
+        .await?;
+    state
+        .dataset_changed(agency.as_str(), dataset.slug.as_str())
+        .await;
+    Ok(HttpResponse::Created().json(dataset))
 }
 
 /// Edit a dataset's metadata

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::datasets::dataset_path;
 use super::views::ListView;
 use crate::auth::Caller;
+use crate::catalog_cache::to_json;
 use crate::error::{ApiError, ApiResult};
 use crate::resolved::Entry;
 use crate::upload;
@@ -86,15 +87,21 @@ fn number(v: &str) -> ApiResult<i32> {
 #[get("/datasets/{agency}/{dataset}/versions")]
 pub async fn list_versions(
     state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (agency, dataset) = dataset_path(&path.0, &path.1)?;
-    let view = state
-        .catalog
-        .get_dataset(&agency, &dataset, caller.can_write(&agency))
-        .await?;
-    Ok(HttpResponse::Ok().json(ListView::all(view.versions)))
+    state
+        .catalog_answers
+        .json(&req, !caller.is_staff(), || async {
+            let view = state
+                .catalog
+                .get_dataset(&agency, &dataset, caller.can_write(&agency))
+                .await?;
+            to_json(&ListView::all(view.versions))
+        })
+        .await
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -148,3 +148,126 @@ async fn with_the_cache_off_every_read_goes_to_storage() {
         assert_eq!(header(&app.get(&url).await, "x-cache"), "miss");
     }
 }
+
+/// Versions in the public list of the dinas-pu dataset.
+async fn public_versions(app: &crate::helpers::TestApp) -> usize {
+    app.get_json("/v1/datasets/dinas-pu/laporan/versions").await["data"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn catalog_answers_are_shared_by_the_public_and_purged_by_every_change() {
+    let app = spawn_app().await;
+    let (token, _) = app.with_reports().await;
+    let (_, _, key) = app.sign_up("katalog@contoh.id").await;
+    let search = "/v1/datasets?q=laporan&limit=5";
+    let first = app.get(search).await;
+    assert_eq!(header(&first, "x-cache"), "miss");
+    let body = first.bytes().await.unwrap();
+    // a developer gets the anonymous caller's entry: the answer is the same for both
+    let again = app
+        .get_with_key("/v1/datasets?limit=5&q=laporan", &key)
+        .await;
+    assert_eq!(header(&again, "x-cache"), "hit");
+    assert_eq!(again.bytes().await.unwrap(), body);
+
+    // metadata edited: search and the dataset show it at once (both were cached)
+    for path in [search, "/v1/datasets/dinas-pu/laporan"] {
+        app.get(path).await;
+        assert_eq!(header(&app.get(path).await, "x-cache"), "hit");
+    }
+    let res = app
+        .client
+        .patch(app.url("/v1/datasets/dinas-pu/laporan"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"title": "Laporan Jalan Rusak (revisi)"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = app.get(search).await;
+    assert_eq!(header(&res, "x-cache"), "miss");
+    let found: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(found["data"][0]["title"], "Laporan Jalan Rusak (revisi)");
+    assert_eq!(
+        app.get_json("/v1/datasets/dinas-pu/laporan").await["title"],
+        "Laporan Jalan Rusak (revisi)"
+    );
+
+    // a new version published: the versions list has it at once
+    assert_eq!(public_versions(&app).await, 1);
+    let res = app
+        .upload(
+            "dinas-pu",
+            "laporan",
+            &token,
+            "text/csv",
+            b"id,note\n1,dua\n".to_vec(),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        public_versions(&app).await,
+        1,
+        "a draft stays out of public answers"
+    );
+    app.publish("dinas-pu", "laporan", &token, 2).await;
+    assert_eq!(public_versions(&app).await, 2);
+
+    // a new agency: the agency list has it at once
+    let total = app.get_json("/v1/agencies").await["total"].clone();
+    let admin = app.admin_token().await;
+    let res = app
+        .post_json(
+            "/v1/agencies",
+            &admin,
+            serde_json::json!({"slug": "bappeda", "name": "Bappeda"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        app.get_json("/v1/agencies").await["total"],
+        total.as_u64().unwrap() + 1
+    );
+}
+
+#[tokio::test]
+async fn staff_catalog_answers_are_never_stored_or_shared() {
+    let app = spawn_app().await;
+    let (token, _) = app.with_reports().await;
+    let res = app
+        .upload(
+            "dinas-pu",
+            "laporan",
+            &token,
+            "text/csv",
+            b"id,note\n1,dua\n".to_vec(),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let url = "/v1/datasets/dinas-pu/laporan/versions";
+    for _ in 0..2 {
+        let res = app
+            .client
+            .get(app.url(url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&res, "x-cache"), "miss");
+        let v: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            v["data"].as_array().unwrap().len(),
+            2,
+            "the publisher sees the draft"
+        );
+    }
+    let public = app.get_json(url).await;
+    assert_eq!(
+        public["data"].as_array().unwrap().len(),
+        1,
+        "the public does not"
+    );
+}

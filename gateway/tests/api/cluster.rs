@@ -6,11 +6,11 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{spawn_app_with, tier, TestApp};
+use crate::helpers::{header, spawn_app_with, tier, TestApp};
 
 const REDIS: &str = "redis://127.0.0.1:6379";
 
@@ -398,4 +398,41 @@ async fn one_node_s_answer_is_another_node_s_hit_through_redis() {
             .await
             >= 1.0
     );
+}
+
+#[tokio::test]
+async fn catalog_answers_cached_on_one_node_are_purged_by_a_change_on_another_within_two_seconds() {
+    let (a, b) = two_nodes_on_one_redis().await;
+    let (token, _) = a.with_reports().await;
+    let url = "/v1/datasets/dinas-pu/laporan";
+    b.get(url).await;
+    assert_eq!(header(&b.get(url).await, "x-cache"), "hit", "B holds it");
+    let res = a
+        .client
+        .patch(a.url(url))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Judul baru dari node A"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    eventually(Duration::from_secs(2), async || {
+        b.get_json(url).await["title"] == "Judul baru dari node A"
+    })
+    .await;
+    // and a new agency, which is not a dataset change
+    let total = b.get_json("/v1/agencies").await["total"].as_u64().unwrap();
+    let admin = a.admin_token().await;
+    let res = a
+        .post_json(
+            "/v1/agencies",
+            &admin,
+            json!({"slug": "bappeda", "name": "Bappeda"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    eventually(Duration::from_secs(2), async || {
+        b.get_json("/v1/agencies").await["total"] == total + 1
+    })
+    .await;
 }
