@@ -21,7 +21,10 @@ UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0
 WORKLOAD_ORDER = ["W1", "W2", "W2c", "W3", "W4", "W5", "W6"]
 # the bare ceiling's answer to each workload: a 100-record page's bytes for the page workloads,
 # a tiny JSON for one record and the aggregate (small bodies)
-CEILING_OF = {"W1": "health", "W2": "W2", "W2c": "W2", "W3": "W2", "W4": "W2", "W6": "health"}
+CEILING_OF = {"W1": "health", "W2": "W2", "W2key": "W2", "W2c": "W2", "W3": "W2", "W4": "W2", "W6": "health"}
+# W2 again with a developer key in X-API-Key: key auth and the key's limiter on the hot path
+# (run with the cache on only; issue 4's target is against the bare server's /page)
+EXTRA_WORKLOADS = ["W2key"]
 CEILING = "bare actix"
 
 
@@ -88,6 +91,8 @@ def cmd_wrk(a):
             problems.append(f"{path}: {e}")
     rec = {"kind": "mixed" if a.mixed else "wrk", "backend": a.backend, "workload": a.workload,
            "check": a.check}
+    if a.conns:
+        rec["conns"] = a.conns
     status = 0
     if runs:
         med = median_run(runs)
@@ -286,7 +291,7 @@ def render(recs, meta):
     exports = {r["backend"]: r for r in recs if r.get("kind") == "export"}
     checks = {(r["backend"], r["workload"]): r["check"] for r in recs if r.get("kind") == "check"}
     by = {(r["backend"], r["workload"]): r for r in wrk}
-    order = WORKLOAD_ORDER + ["health"]
+    order = WORKLOAD_ORDER + EXTRA_WORKLOADS + ["health"]
     backends = [b for b in backends_in_order(recs)
                 if any(r.get("backend") == b and (r.get("kind") in ("wrk", "export")
                                                  or r.get("kind") == "check" and r.get("workload") in order)
@@ -300,7 +305,9 @@ def render(recs, meta):
     w("server process (all threads, /proc/PID/stat) over the recorded repetitions, its share of the one")
     w("core it is pinned to, and per request; for W5, per export. **Peak RSS** is the server's VmHWM")
     w("over the recorded repetitions (reset through /proc/PID/clear_refs before them). A workload whose")
-    w("answer failed its check is marked FAILED (and is not timed unless TIME_FAILED=1).")
+    w("answer failed its check is marked FAILED (and is not timed unless TIME_FAILED=1). A workload one")
+    w("request of which alone took SLOW_MS or more is *slow*: at full concurrency every request would")
+    w("wait past wrk's timeout, so it gets one run at SLOW_CONNS connections (marked in its req/s cell).")
     w("")
     w("| backend | workload | req/s | p50 | p99 | errors (non-2xx+socket) | CPU s | CPU % | CPU µs/req | peak RSS MB | check |")
     w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
@@ -320,7 +327,10 @@ def render(recs, meta):
             if r is None and chk is None:
                 continue
             r = r or {}
-            w(f"| {b} | {wl} | {fmt_num(r.get('rps'))} | {fmt_ms(r.get('p50_ms'))} | {fmt_ms(r.get('p99_ms'))}"
+            rps = fmt_num(r.get('rps'))
+            if r.get("conns") and str(r["conns"]) != str(meta.get("conns", r["conns"])):
+                rps += f" (slow: {r['conns']} conn, 1 run)"
+            w(f"| {b} | {wl} | {rps} | {fmt_ms(r.get('p50_ms'))} | {fmt_ms(r.get('p99_ms'))}"
               f" | {r.get('errors', '—')} | {fmt_cpu(r)} | {fmt_mb(r.get('peak_rss_mb'))}"
               f" | {chk or r.get('check', '—')} |")
     w("")
@@ -410,13 +420,14 @@ def render(recs, meta):
     timed = {r["backend"] for r in wrk} | set(exports)
     peers = [b for b in backends if b.startswith("datasette") and b in timed]
     ours = [b for b in backends if not b.startswith("datasette") and b != CEILING and b in timed]
-    cols = [wl for wl in WORKLOAD_ORDER if wl in CEILING_OF]
+    cols = [wl for wl in WORKLOAD_ORDER + EXTRA_WORKLOADS if wl in CEILING_OF]
     if ours and any((CEILING, c) in by for c in set(CEILING_OF.values())):
         w("## Share of the ceiling (req/s ÷ the bare actix server's)")
         w("")
         w("The page workloads (W2, W2c, W3, W4) against the bare server answering the W2 page's bytes")
         w("(`/page`); one record (W1) and the aggregate (W6), small bodies, against its tiny JSON")
-        w("(`/health`). 1.00× would be a gateway that costs nothing over actix-web itself.")
+        w("(`/health`). W2key is W2 with a developer key in `X-API-Key` (key auth and its limiter on).")
+        w("1.00× would be a gateway that costs nothing over actix-web itself.")
         w("")
         w("| backend | " + " | ".join(f"{wl} (÷ {'/page' if CEILING_OF[wl] == 'W2' else '/health'})" for wl in cols) + " |")
         w("| --- | " + " | ".join("---:" for _ in cols) + " |")
@@ -497,6 +508,7 @@ def main(argv=None):
     p.add_argument("--check", default="ok")
     p.add_argument("--proc", help="run.sh's NAME.proc: server CPU and peak RSS over the recorded runs")
     p.add_argument("--mixed", action="store_true", help="a mixed.lua run: split 429s from other errors")
+    p.add_argument("--conns", type=int, help="connections, when not the run's CONNS (a slow workload)")
     p.add_argument("files", nargs="+")
     p.set_defaults(fn=cmd_wrk)
     p = sub.add_parser("export")

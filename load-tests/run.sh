@@ -26,10 +26,12 @@ Environment (defaults in brackets):
   CACHE_MODES [off on]       run each backend with the response cache off, then on
   CACHE_OFF_ENV / CACHE_ON_ENV  env that turns the cache off/on [GERBANG_CACHE__ENABLED=false/true]
   W5_CACHE_ON [0]            1: time the export with the cache on too (exports are never cached)
-  GERBANG_BENCH_ENV          extra server env [GERBANG_TIERS__ANONYMOUS__PER_MINUTE=1000000000]
+  GERBANG_BENCH_ENV          extra server env [anonymous and free tiers lifted to 10^9/min]
   SERVER_CPU [0] LOAD_CPU [1]  taskset pinning of the server and of wrk/curl
   THREADS [2] CONNS [64] DURATION [4s] WARMUP [1s] REPS [3] DEEP_DURATION [3s] WRK_TIMEOUT [wrk's 2s]
-  EXPORT_REPS [2]            timed full exports (W5) per system, after the checker's
+  SLOW_MS [30] SLOW_CONNS [4] SLOW_TIMEOUT [30s]  a workload one request of which takes SLOW_MS
+                             or more gets one run at SLOW_CONNS connections (timeout SLOW_TIMEOUT)
+  EXPORT_REPS [1]            timed full exports (W5) per system, after the checker's
   TIME_FAILED [0]            1: time a workload even when its answer failed the check
   BENCH_DIR [target/bench]   where databases, raw output and reports go
   DATA_DIR [BENCH_DIR]       where the generated CSV is kept (and reused)
@@ -68,7 +70,7 @@ MIXED_LINES="${MIXED_LINES:-4000}"
 MIXED_WEIGHTS="${MIXED_WEIGHTS:-}"
 MIXED_TIMEOUT="${MIXED_TIMEOUT:-30s}"
 # the anonymous tier allows 60 requests a minute by default: lift it, or wrk measures 429s
-GERBANG_BENCH_ENV="${GERBANG_BENCH_ENV-GERBANG_TIERS__ANONYMOUS__PER_MINUTE=1000000000}"
+GERBANG_BENCH_ENV="${GERBANG_BENCH_ENV-GERBANG_TIERS__ANONYMOUS__PER_MINUTE=1000000000 GERBANG_TIERS__FREE__PER_MINUTE=1000000000 GERBANG_TIERS__FREE__PER_DAY=1000000000000}"
 SERVER_CPU="${SERVER_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 THREADS="${THREADS:-2}"
@@ -79,10 +81,13 @@ DURATION="${DURATION:-4s}"
 WARMUP="${WARMUP:-1s}"
 REPS="${REPS:-3}"
 DEEP_DURATION="${DEEP_DURATION:-3s}"
-# full exports are long single requests (Datasette's takes tens of seconds at 1m rows): 2 timed
-# ones after the checker's
-EXPORT_REPS="${EXPORT_REPS:-2}"
+# full exports are long single requests (Datasette's takes over a minute at 1m rows): one is
+# timed, after the checker's (which reads the whole export too, to check it)
+EXPORT_REPS="${EXPORT_REPS:-1}"
 WRK_TIMEOUT="${WRK_TIMEOUT:-}"
+SLOW_MS="${SLOW_MS:-30}"
+SLOW_CONNS="${SLOW_CONNS:-4}"
+SLOW_TIMEOUT="${SLOW_TIMEOUT:-30s}"
 TIME_FAILED="${TIME_FAILED:-0}"
 HEALTH_TIMEOUT="${HEALTH_TIMEOUT:-60}"
 SHARED_DIR="${SHARED_DIR:-../shared}"
@@ -218,13 +223,16 @@ start_server() {
 # wrk_series NAME DURATION REPS WRK_ARGS...: an unrecorded warm-up, then REPS recorded runs
 # (outputs in $RUN_DIR/NAME.rN.txt, listed in WRK_FILES). Around the recorded runs, the server's
 # CPU time (/proc/PID/stat) and peak RSS (VmHWM, reset first) go to WRK_PROC:
-# "cpu_ticks clk_tck wall_s hwm_kb rss_kb hwm_reset". WRK_TIMEOUT_ONCE overrides WRK_TIMEOUT.
+# "cpu_ticks clk_tck wall_s hwm_kb rss_kb hwm_reset". WRK_TIMEOUT_ONCE overrides WRK_TIMEOUT,
+# WRK_CONNS_ONCE overrides CONNS.
 WRK_FILES=()
 WRK_PROC=""
 wrk_series() {
   local name="$1" dur="$2" reps="$3" i
   shift 3
-  local opts=(-t"$THREADS" -c"$CONNS" --latency) timeout="${WRK_TIMEOUT_ONCE:-$WRK_TIMEOUT}"
+  local conns="${WRK_CONNS_ONCE:-$CONNS}"
+  local threads=$((THREADS < conns ? THREADS : conns))
+  local opts=(-t"$threads" -c"$conns" --latency) timeout="${WRK_TIMEOUT_ONCE:-$WRK_TIMEOUT}"
   if [ -n "$timeout" ]; then opts+=(--timeout "$timeout"); fi
   taskset -c "$LOAD_CPU" wrk "${opts[@]}" -d"$WARMUP" "$@" >"$RUN_DIR/$name.warmup.txt" 2>&1 ||
     log "wrk warm-up exited non-zero ($name)"
@@ -287,9 +295,10 @@ measure_export() {
 
 # run_workloads TARGET LABEL BASE_URL: check, then time, W1..W6 and the deep-page ratio
 run_workloads() {
-  local target="$1" label="$2" base="$3" s wl chk path
+  local target="$1" label="$2" base="$3" s wl chk path conns
   s="$(slug "$label")"
   for wl in W1 W2 W2c W3 W4 W5 W6; do
+    conns="$CONNS"
     if [ "$wl" = W5 ] && [[ "$label" == *cache=on* ]] && [ "$W5_CACHE_ON" != 1 ]; then
       log "$label W5: skipped (whole-table exports are never cached: see cache=off; W5_CACHE_ON=1 runs it)"
       continue
@@ -323,12 +332,24 @@ run_workloads() {
           -- "$N" "${last##*[0-9]}"
         ;;
       *)
-        log "$label $wl: wrk $base$path"
-        wrk_series "$s.$wl" "$DURATION" "$REPS" "$base$path"
+        # One request alone first: a workload that takes SLOW_MS or more would take CONNS times
+        # that at CONNS connections on one core, past wrk's timeout, and measure nothing but
+        # timeouts. It gets one run at SLOW_CONNS connections with SLOW_TIMEOUT instead.
+        local probe
+        probe="$(taskset -c "$LOAD_CPU" curl -s -o /dev/null -w '%{time_total}' --max-time 120 "$base$path" || echo 120)"
+        if awk -v t="$probe" -v s="$SLOW_MS" 'BEGIN { exit !(t * 1000 >= s) }'; then
+          log "$label $wl: one request took ${probe} s (>= ${SLOW_MS} ms): slow, 1 run at $SLOW_CONNS connections"
+          WRK_CONNS_ONCE="$SLOW_CONNS" WRK_TIMEOUT_ONCE="$SLOW_TIMEOUT" \
+            wrk_series "$s.$wl" "$DURATION" 1 "$base$path"
+          conns="$SLOW_CONNS"
+        else
+          log "$label $wl: wrk $base$path"
+          wrk_series "$s.$wl" "$DURATION" "$REPS" "$base$path"
+        fi
         ;;
     esac
     "${REPORT_PY[@]}" wrk --backend "$label" --workload "$wl" --check "$chk" --proc "$WRK_PROC" \
-      "${WRK_FILES[@]}" >>"$RESULTS"
+      --conns "$conns" "${WRK_FILES[@]}" >>"$RESULTS"
   done
 
   local first deep first_file
@@ -410,6 +431,7 @@ run_gerbang_backend() {
       continue
     fi
     run_workloads gerbang "$label" "http://127.0.0.1:$port$GERBANG_PATH"
+    if [ "$mode" = on ]; then run_w2_key "$label" "http://127.0.0.1:$port"; fi
     # the W2 answer's bytes, for the bare ceiling
     if [ ! -s "$RUN_DIR/w2-page.json" ]; then
       curl -s "http://127.0.0.1:$port$GERBANG_PATH$("${CHECK[@]}" --url W2 --rows "$N" --target gerbang)" \
@@ -418,6 +440,32 @@ run_gerbang_backend() {
     stop_server
   done
   if [ "$WITH_MIXED" = 1 ]; then run_mixed "$backend" "$db_url"; fi
+}
+
+# run_w2_key LABEL BASE: W2, hot, with a new developer's key in X-API-Key, so key verification
+# and the key's own limiter run on every request (the free tier is lifted by GERBANG_BENCH_ENV)
+run_w2_key() {
+  local label="$1" base="$2" s key path code
+  s="$(slug "$label")"
+  key="$(curl -s -X POST "$base/v1/developers" -H 'Content-Type: application/json' \
+    -d "{\"email\":\"bench-$RANDOM@contoh.id\",\"name\":\"bench\"}" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"]["key"])' 2>/dev/null || true)"
+  if [ -z "$key" ]; then
+    note "$label" "W2key: could not register a developer; not run"
+    return 0
+  fi
+  path="$GERBANG_PATH$("${CHECK[@]}" --url W2 --rows "$N" --target gerbang)"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-Key: $key" "$base$path")"
+  if [ "$code" != 200 ]; then
+    note "$label" "W2key: answered $code; not run"
+    add kind=check backend="$label" workload=W2key check=FAILED
+    ANY_FAILED=1
+    return 0
+  fi
+  log "$label W2key: wrk -H 'X-API-Key: gbk_…' $base$path"
+  wrk_series "$s.W2key" "$DURATION" "$REPS" -H "X-API-Key: $key" "$base$path"
+  "${REPORT_PY[@]}" wrk --backend "$label" --workload W2key --check ok --proc "$WRK_PROC" \
+    --conns "$CONNS" "${WRK_FILES[@]}" >>"$RESULTS"
 }
 
 # seed_demo BACKEND DB_URL: `gerbang serve --demo` once on the fresh database (it seeds the demo
@@ -619,7 +667,7 @@ if [ -n "${BACKENDS// /}" ]; then
   GERBANG_VERSION="$GERBANG_BIN ($("$GERBANG_BIN" --version 2>/dev/null | head -n 1 || true))"
 fi
 WRK_DESC="taskset -c $LOAD_CPU wrk -t$THREADS -c$CONNS -d$DURATION --latency${WRK_TIMEOUT:+ --timeout $WRK_TIMEOUT}"
-WRK_DESC="\`$WRK_DESC\`, unrecorded $WARMUP warm-up, $REPS repetitions, median; W1 with w1_random_id.lua; deep/first page $DEEP_DURATION each; W5 with curl, $EXPORT_REPS sequential exports; mixed with mixed.lua (--timeout $MIXED_TIMEOUT)"
+WRK_DESC="\`$WRK_DESC\`, unrecorded $WARMUP warm-up, $REPS repetitions, median; W1 with w1_random_id.lua; deep/first page $DEEP_DURATION each; W5 with curl, $EXPORT_REPS sequential exports; mixed with mixed.lua (--timeout $MIXED_TIMEOUT); a slow workload (one request alone $SLOW_MS ms or more) one run at $SLOW_CONNS connections, --timeout $SLOW_TIMEOUT"
 RUN_SECONDS=$((SECONDS - RUN_START))
 MIXED_DESC=""
 if [ "$WITH_MIXED" = 1 ]; then
@@ -633,6 +681,7 @@ fi
   --meta "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)" \
   --meta "pinning=$PINNING" \
   --meta "rows=$N" \
+  --meta "conns=$CONNS" \
   --meta "csv=\`$CSV\` ($(du -h "$CSV" | cut -f1))" \
   --meta "wrk=$WRK_DESC" \
   --meta "wrk_version=$(wrk -v 2>&1 | head -n 1 || true)" \
