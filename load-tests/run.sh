@@ -29,7 +29,7 @@ Environment (defaults in brackets):
   GERBANG_BENCH_ENV          extra server env [anonymous and free tiers lifted to 10^9/min]
   SERVER_CPU [0] LOAD_CPU [1]  taskset pinning of the server and of wrk/curl
   THREADS [2] CONNS [64] DURATION [4s] WARMUP [1s] REPS [3] DEEP_DURATION [3s] WRK_TIMEOUT [wrk's 2s]
-  SLOW_MS [30] SLOW_CONNS [4] SLOW_TIMEOUT [30s]  a workload one request of which takes SLOW_MS
+  SLOW_MS [20] SLOW_CONNS [4] SLOW_TIMEOUT [30s]  a workload one request of which takes SLOW_MS
                              or more gets one run at SLOW_CONNS connections (timeout SLOW_TIMEOUT)
   EXPORT_REPS [1]            timed full exports (W5) per system, after the checker's
   TIME_FAILED [0]            1: time a workload even when its answer failed the check
@@ -85,7 +85,7 @@ DEEP_DURATION="${DEEP_DURATION:-3s}"
 # timed, after the checker's (which reads the whole export too, to check it)
 EXPORT_REPS="${EXPORT_REPS:-1}"
 WRK_TIMEOUT="${WRK_TIMEOUT:-}"
-SLOW_MS="${SLOW_MS:-30}"
+SLOW_MS="${SLOW_MS:-20}"
 SLOW_CONNS="${SLOW_CONNS:-4}"
 SLOW_TIMEOUT="${SLOW_TIMEOUT:-30s}"
 TIME_FAILED="${TIME_FAILED:-0}"
