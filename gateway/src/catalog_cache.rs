@@ -20,7 +20,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use bytes::Bytes;
 use moka::future::Cache;
 
-use crate::cache::Outcome;
+use crate::cache::{LayerCounters, Outcome};
 use crate::error::ApiError;
 
 /// The backstop for purges that could not reach this node.
@@ -31,11 +31,13 @@ const MAX_BYTES: u64 = 16 << 20;
 pub struct CatalogAnswers {
     entries: Option<Cache<String, Bytes>>,
     generation: AtomicU64,
+    counters: LayerCounters,
 }
 
 impl CatalogAnswers {
-    /// `enabled` follows the response cache's switch.
-    pub fn new(enabled: bool) -> Self {
+    /// `enabled` follows the response cache's switch; `counters` are the hits and misses of
+    /// stored answers at `/metrics` (`layer="catalog"`).
+    pub fn new(enabled: bool, counters: LayerCounters) -> Self {
         let entries = enabled.then(|| {
             Cache::builder()
                 .max_capacity(MAX_BYTES)
@@ -48,6 +50,7 @@ impl CatalogAnswers {
         Self {
             entries,
             generation: AtomicU64::new(0),
+            counters,
         }
     }
 
@@ -97,8 +100,10 @@ impl CatalogAnswers {
                     .await
                     .map_err(|e: Arc<ApiError>| (*e).clone())?;
                 let outcome = if missed.load(Ordering::Relaxed) {
+                    self.counters.misses.inc();
                     Outcome::Miss
                 } else {
+                    self.counters.hits.inc();
                     Outcome::Hit
                 };
                 (body, outcome)

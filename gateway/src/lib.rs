@@ -214,7 +214,10 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         cluster.clone(),
         Duration::from_secs(settings.cache.redis_ttl_seconds),
     );
-    let catalog_answers = Arc::new(CatalogAnswers::new(settings.cache.enabled));
+    let catalog_answers = Arc::new(CatalogAnswers::new(
+        settings.cache.enabled,
+        metrics.cache_catalog.clone(),
+    ));
     Ok(AppState {
         catalog,
         catalog_answers,

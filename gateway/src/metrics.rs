@@ -39,6 +39,8 @@ pub struct Metrics {
     /// Response-cache lookups in process (`l1`) and in Redis (`l2`).
     pub cache_l1: crate::cache::LayerCounters,
     pub cache_l2: crate::cache::LayerCounters,
+    /// The catalog-answer cache (`layer="catalog"`).
+    pub cache_catalog: crate::cache::LayerCounters,
     /// Reads of record tables (pages, records, aggregates): what the cache saves.
     pub record_reads: Counter,
     /// `limit_decisions` resolved once per (backend, result): the hot path only increments.
@@ -110,7 +112,7 @@ impl Default for Metrics {
             let misses = counter(vec![("layer", name), ("result", "miss")]);
             crate::cache::LayerCounters { hits, misses }
         };
-        let (cache_l1, cache_l2) = (layer("l1"), layer("l2"));
+        let (cache_l1, cache_l2, cache_catalog) = (layer("l1"), layer("l2"), layer("catalog"));
         let record_reads = Counter::default();
         registry.register(
             "record_reads",
@@ -129,6 +131,7 @@ impl Default for Metrics {
             decisions,
             cache_l1,
             cache_l2,
+            cache_catalog,
             record_reads,
             limit_decisions,
             redis_up,

@@ -172,6 +172,8 @@ async fn catalog_answers_are_shared_by_the_public_and_purged_by_every_change() {
         .await;
     assert_eq!(header(&again, "x-cache"), "hit");
     assert_eq!(again.bytes().await.unwrap(), body);
+    let hits = "gerbang_cache_requests_total{layer=\"catalog\",result=\"hit\"}";
+    assert_eq!(app.metric(hits).await, 1.0);
 
     // metadata edited: search and the dataset show it at once (both were cached)
     for path in [search, "/v1/datasets/dinas-pu/laporan"] {
