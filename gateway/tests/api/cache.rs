@@ -149,6 +149,15 @@ async fn with_the_cache_off_every_read_goes_to_storage() {
     }
 }
 
+/// Uploads version 2 of the dinas-pu dataset, left a draft.
+async fn upload_draft(app: &crate::helpers::TestApp, token: &str) {
+    let csv = b"id,note\n1,dua\n".to_vec();
+    let res = app
+        .upload("dinas-pu", "laporan", token, "text/csv", csv)
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
 /// Versions in the public list of the dinas-pu dataset.
 async fn public_versions(app: &crate::helpers::TestApp) -> usize {
     app.get_json("/v1/datasets/dinas-pu/laporan/versions").await["data"]
@@ -200,16 +209,7 @@ async fn catalog_answers_are_shared_by_the_public_and_purged_by_every_change() {
 
     // a new version published: the versions list has it at once
     assert_eq!(public_versions(&app).await, 1);
-    let res = app
-        .upload(
-            "dinas-pu",
-            "laporan",
-            &token,
-            "text/csv",
-            b"id,note\n1,dua\n".to_vec(),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    upload_draft(&app, &token).await;
     assert_eq!(
         public_versions(&app).await,
         1,
@@ -239,16 +239,7 @@ async fn catalog_answers_are_shared_by_the_public_and_purged_by_every_change() {
 async fn staff_catalog_answers_are_never_stored_or_shared() {
     let app = spawn_app().await;
     let (token, _) = app.with_reports().await;
-    let res = app
-        .upload(
-            "dinas-pu",
-            "laporan",
-            &token,
-            "text/csv",
-            b"id,note\n1,dua\n".to_vec(),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    upload_draft(&app, &token).await;
     let url = "/v1/datasets/dinas-pu/laporan/versions";
     for _ in 0..2 {
         let res = app
