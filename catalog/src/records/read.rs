@@ -428,6 +428,93 @@ fn fts_matcher(words: &[String]) -> String {
 
 /// Past this many matches, walking the sort index beats sorting the matches.
 const MANY_MATCHES: u64 = 5000;
+/// When the statistics promise many matches, a probe only makes sure there are at least this
+/// many (correlated columns can make the estimate wrong, down to no match at all).
+const FEW_MATCHES: u64 = 200;
+
+/// What `sqlite_stat1` says of a record table (a full `ANALYZE` at the end of ingestion).
+#[derive(Debug, Default)]
+struct TableStats {
+    rows: f64,
+    /// Column name → average rows per distinct value (the first number after the row count).
+    per_value: std::collections::HashMap<String, f64>,
+}
+
+impl TableStats {
+    /// `sqlite_stat1` rows `(idx, stat)` of a table whose indexes are named `{table}_{column}`.
+    fn parse(table: &str, rows: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut stats = TableStats::default();
+        let prefix = format!("{table}_");
+        for (idx, stat) in rows {
+            let Some(column) = idx.strip_prefix(&prefix) else {
+                continue;
+            };
+            let mut numbers = stat.split(' ').map(str::parse::<f64>);
+            if let (Some(Ok(n)), Some(Ok(per_value))) = (numbers.next(), numbers.next()) {
+                stats.rows = stats.rows.max(n);
+                stats
+                    .per_value
+                    .insert(column.to_owned(), per_value.max(1.0));
+            }
+        }
+        stats
+    }
+
+    /// Matches of equality and `in` filters, taking the columns as independent; `None` when a
+    /// filter has another operator or its column has no statistics.
+    fn estimate(&self, filters: &[&Filter]) -> Option<f64> {
+        if self.rows < 1.0 {
+            return None;
+        }
+        let mut matches = self.rows;
+        for f in filters {
+            let ColRef::Field(i) = f.col else {
+                return None;
+            };
+            let per_value = *self.per_value.get(&Layout::col(i))?;
+            let values = match f.op {
+                Op::Eq => 1.0,
+                Op::In => f.values.len() as f64,
+                _ => return None,
+            };
+            matches *= (per_value * values / self.rows).min(1.0);
+        }
+        Some(matches)
+    }
+}
+
+/// The statistics of a record table, read once per process: tables are immutable once loaded.
+async fn table_stats(db: &DatabaseConnection, table: &str) -> Option<std::sync::Arc<TableStats>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+    static STATS: LazyLock<Mutex<HashMap<String, Arc<TableStats>>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    if let Some(s) = STATS.lock().ok()?.get(table) {
+        return Some(Arc::clone(s));
+    }
+    // no sqlite_stat1 (never analysed) is no statistics, not an error
+    let rows = db
+        .query_all(sea_orm::Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?",
+            [Value::String(Some(Box::new(table.to_owned())))],
+        ))
+        .await
+        .ok()?;
+    let pairs = rows.iter().filter_map(|r| {
+        Some((
+            r.try_get_by_index::<String>(0).ok()?,
+            r.try_get_by_index::<String>(1).ok()?,
+        ))
+    });
+    let stats = Arc::new(TableStats::parse(table, pairs));
+    let mut cache = STATS.lock().ok()?;
+    if cache.len() >= 10_000 {
+        cache.clear();
+    }
+    cache.insert(table.to_owned(), Arc::clone(&stats));
+    Some(stats)
+}
 
 /// On SQLite, when a page is sorted by an indexed, non-null column and also filtered, counts the
 /// matches up to [`MANY_MATCHES`] (an index probe of at most that many entries): few matches are
@@ -457,9 +544,16 @@ async fn choose_access(
         return Ok(Access::Free);
     }
     // Each part is probed alone (capped): the other columns' filters, then the words. Walking
-    // pays when every part matches many rows.
+    // pays when every part matches many rows. When the statistics already say the filters match
+    // many, the probe only checks for a few (counting thousands through a filter index costs
+    // more than the page itself).
     let others: Vec<&Filter> = sel.filters.iter().filter(|f| f.col != walked).collect();
     if !others.is_empty() {
+        let stats = table_stats(db, &table.layout.table).await;
+        let cap = match stats.and_then(|s| s.estimate(&others)) {
+            Some(e) if e >= MANY_MATCHES as f64 => FEW_MATCHES,
+            _ => MANY_MATCHES,
+        };
         let mut cond = Condition::all();
         for f in others {
             cond = cond.add(filter_expr(backend, f, Access::Free));
@@ -468,9 +562,9 @@ async fn choose_access(
             .expr(Expr::val(1))
             .from(Alias::new(&table.layout.table))
             .cond_where(cond)
-            .limit(MANY_MATCHES)
+            .limit(cap)
             .to_owned();
-        if count_capped(db, backend.build(&probe)).await? < MANY_MATCHES {
+        if count_capped(db, backend.build(&probe)).await? < cap {
             return Ok(Access::Free);
         }
     }
@@ -786,5 +880,51 @@ mod plan_tests {
             q(Access::WalkOrderIndex(ColRef::Field(1))),
             r#"SELECT 1 FROM "t" WHERE "c1" = 'a'"#
         );
+    }
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    fn eq(i: usize) -> Filter {
+        Filter {
+            col: ColRef::Field(i),
+            op: Op::Eq,
+            values: vec![Cell::Str("x".into())],
+        }
+    }
+
+    #[test]
+    fn matches_are_estimated_from_sqlite_stat1_for_equalities_only() {
+        let stats = TableStats::parse(
+            "rec_1",
+            [
+                ("rec_1_c2".to_owned(), "1000000 166667 1".to_owned()),
+                ("rec_1_c3".to_owned(), "1000000 90910 1".to_owned()),
+                ("rec_1_fts".to_owned(), "junk".to_owned()),
+                ("other_c9".to_owned(), "5 5 1".to_owned()),
+            ],
+        );
+        let (district, category) = (eq(2), eq(3));
+        let both = stats.estimate(&[&district, &category]).unwrap();
+        assert!((both - 15_151.6).abs() < 1.0, "{both}");
+        let two_districts = Filter {
+            op: Op::In,
+            values: vec![Cell::Str("a".into()), Cell::Str("b".into())],
+            ..eq(2)
+        };
+        assert!((stats.estimate(&[&two_districts]).unwrap() - 333_334.0).abs() < 1.0);
+        let range = Filter {
+            op: Op::Gt,
+            ..eq(2)
+        };
+        assert_eq!(stats.estimate(&[&range]), None, "ranges are probed");
+        assert_eq!(
+            stats.estimate(&[&eq(7)]),
+            None,
+            "no statistics, no estimate"
+        );
+        assert_eq!(TableStats::default().estimate(&[&district]), None);
     }
 }
