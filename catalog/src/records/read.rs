@@ -766,10 +766,34 @@ pub async fn aggregate(
     let schema = table.schema();
     let mut stmt = Query::select();
     stmt.from(Alias::new(&table.layout.table));
+    // SQLite groups by walking the group column's index, so that it need not sort: every row
+    // is then a lookup from the index into the table, in index order, whether the filters
+    // match it or not. When the statistics say the filters keep a small share of the rows,
+    // grouping by `+col` (the same values, but not a column reference) lets SQLite find them
+    // through a filter's index and sort only those: measured at 1m rows with the server's
+    // pragmas, 594–940 → 128–259 ms for one category of eleven. Without filters the index walk
+    // stays (sorting every row in memory was slower than walking).
+    let by_value = backend == DatabaseBackend::Sqlite
+        && query.selection.q.is_empty()
+        && !query.selection.filters.is_empty()
+        && match table_stats(db, &table.layout.table).await {
+            Some(stats) => {
+                let filters: Vec<&Filter> = query.selection.filters.iter().collect();
+                stats
+                    .estimate(&filters)
+                    .is_some_and(|matches| matches < stats.rows / 4.0)
+            }
+            None => false,
+        };
     for &g in &query.group_by {
-        stmt.column(Alias::new(Layout::col(g)));
-        stmt.group_by_col(Alias::new(Layout::col(g)));
-        stmt.order_by(Alias::new(Layout::col(g)), Order::Asc);
+        let c = Layout::col(g);
+        stmt.column(Alias::new(&c));
+        if by_value {
+            stmt.add_group_by([Expr::cust(format!("+\"{c}\""))]);
+        } else {
+            stmt.group_by_col(Alias::new(&c));
+        }
+        stmt.order_by(Alias::new(c), Order::Asc);
     }
     for m in &query.metrics {
         let c = m.field.map(Layout::col).unwrap_or_default();

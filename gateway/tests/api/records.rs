@@ -296,6 +296,8 @@ async fn exports_stream_csv_ndjson_and_geojson() {
     .await;
 }
 
+const DISTRICTS_SEEN: [&str; 3] = ["Balikpapan Utara", "Balikpapan Kota", "Balikpapan Timur"];
+
 #[tokio::test]
 async fn aggregates_group_and_compute_metrics() {
     let app = spawn_app().await;
@@ -328,6 +330,41 @@ async fn aggregates_group_and_compute_metrics() {
             chrono::DateTime::parse_from_rfc3339(g["max_reported_at"].as_str().unwrap()).unwrap();
         assert_eq!(got, max);
     }
+    // selective filters: on SQLite the statistics send this one through a filter's index and a
+    // sort (`GROUP BY +col`), not the group column's index; the answer must not change
+    let body = app
+        .get_json("/v1/datasets/dinas-pu/laporan/versions/1/aggregate?group_by=district&metrics=count,sum:priority&category=eq.banjir&verified=eq.true")
+        .await;
+    let mut expected: Vec<(String, usize, i64)> = DISTRICTS_SEEN
+        .iter()
+        .map(|d| {
+            let group: Vec<&Report> = rows
+                .iter()
+                .filter(|r| r.verified && r.category == "banjir" && r.district == *d)
+                .collect();
+            (
+                d.to_string(),
+                group.len(),
+                group.iter().map(|r| r.priority).sum(),
+            )
+        })
+        .filter(|(_, n, _)| *n > 0)
+        .collect();
+    expected.sort();
+    let got: Vec<(String, usize, i64)> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["district"].as_str().unwrap().to_owned(),
+                g["count"].as_u64().unwrap() as usize,
+                g["sum_priority"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected, "groups in order, each with its own metrics");
     let all = app
         .get_json("/v1/datasets/dinas-pu/laporan/versions/1/aggregate?metrics=count")
         .await;
