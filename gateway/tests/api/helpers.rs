@@ -368,7 +368,7 @@ pub struct Report {
     pub note: Option<String>,
 }
 
-const DISTRICTS: [&str; 3] = ["Balikpapan Utara", "Balikpapan Kota", "Balikpapan Timur"];
+pub const DISTRICTS: [&str; 3] = ["Balikpapan Utara", "Balikpapan Kota", "Balikpapan Timur"];
 const CATEGORIES: [&str; 4] = ["banjir", "jalan rusak", "sampah", "drainase"];
 const OFFSETS: [&str; 3] = ["+07:00", "+08:00", "+09:00"];
 

@@ -296,8 +296,6 @@ async fn exports_stream_csv_ndjson_and_geojson() {
     .await;
 }
 
-const DISTRICTS_SEEN: [&str; 3] = ["Balikpapan Utara", "Balikpapan Kota", "Balikpapan Timur"];
-
 #[tokio::test]
 async fn aggregates_group_and_compute_metrics() {
     let app = spawn_app().await;
@@ -335,7 +333,7 @@ async fn aggregates_group_and_compute_metrics() {
     let body = app
         .get_json("/v1/datasets/dinas-pu/laporan/versions/1/aggregate?group_by=district&metrics=count,sum:priority&category=eq.banjir&verified=eq.true")
         .await;
-    let mut expected: Vec<(String, usize, i64)> = DISTRICTS_SEEN
+    let mut expected: Vec<(String, usize, i64)> = crate::helpers::DISTRICTS
         .iter()
         .map(|d| {
             let group: Vec<&Report> = rows
