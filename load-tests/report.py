@@ -441,31 +441,27 @@ def render(recs, meta):
         peer = peers[0]
         w("## Gerbang / Datasette (req/s ratio; W5 MB/s ratio; > 1 means Gerbang is faster)")
         w("")
-        w("| backend | " + " | ".join(WORKLOAD_ORDER) + " |")
-        w("| --- | " + " | ".join("---:" for _ in WORKLOAD_ORDER) + " |")
-        for b in ours:
-            cells = []
-            for wl in WORKLOAD_ORDER:
-                if wl == "W5":
-                    cells.append(ratio((exports.get(b) or {}).get("mbps"), (exports.get(peer) or {}).get("mbps")))
-                else:
-                    cells.append(ratio((by.get((b, wl)) or {}).get("rps"), (by.get((peer, wl)) or {}).get("rps")))
-            w(f"| {b} | " + " | ".join(cells) + " |")
-        w("")
+        def peer_ratios(export_field, wrk_field):
+            """One row per Gerbang backend: its figure ÷ the peer's, per workload (W5 from the export)."""
+            w("| backend | " + " | ".join(WORKLOAD_ORDER) + " |")
+            w("| --- | " + " | ".join("---:" for _ in WORKLOAD_ORDER) + " |")
+            for b in ours:
+                cells = []
+                for wl in WORKLOAD_ORDER:
+                    if wl == "W5":
+                        mine, theirs = exports.get(b) or {}, exports.get(peer) or {}
+                        field = export_field
+                    else:
+                        mine, theirs = by.get((b, wl)) or {}, by.get((peer, wl)) or {}
+                        field = wrk_field
+                    cells.append(ratio(mine.get(field), theirs.get(field)))
+                w(f"| {b} | " + " | ".join(cells) + " |")
+            w("")
+
+        peer_ratios("mbps", "rps")
         w("CPU per request, Gerbang ÷ Datasette (< 1 means Gerbang spends less CPU on each answer; W5: per export):")
         w("")
-        w("| backend | " + " | ".join(WORKLOAD_ORDER) + " |")
-        w("| --- | " + " | ".join("---:" for _ in WORKLOAD_ORDER) + " |")
-        for b in ours:
-            cells = []
-            for wl in WORKLOAD_ORDER:
-                if wl == "W5":
-                    cells.append(ratio((exports.get(b) or {}).get("cpu_s"), (exports.get(peer) or {}).get("cpu_s")))
-                else:
-                    cells.append(ratio((by.get((b, wl)) or {}).get("cpu_us_per_req"),
-                                       (by.get((peer, wl)) or {}).get("cpu_us_per_req")))
-            w(f"| {b} | " + " | ".join(cells) + " |")
-        w("")
+        peer_ratios("cpu_s", "cpu_us_per_req")
 
     notes = [r for r in recs if r.get("kind") == "note"]
     failed = [(b, wl) for (b, wl), c in checks.items() if c != "ok"]
