@@ -1,12 +1,12 @@
 //! Usage metering without a database write per request: counters aggregate in memory, a ticker
 //! hands them every second through a bounded channel to one writer, which upserts them in a
 //! single transaction. A failed write keeps its batch and retries; shutdown drains everything.
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use catalog::developers::{self, KeyRecord, UsageKey};
 use chrono::{NaiveDate, Utc};
+use hashbrown::{Equivalent, HashMap};
 use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -39,12 +39,30 @@ impl std::hash::Hash for ById {
     }
 }
 
-/// A counter in memory: cheap to build per request.
+/// A counter in memory.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Pending {
     day: NaiveDate,
     key: Option<ById>,
     dataset: Option<(String, String)>,
+}
+
+/// A counter as a request names it, borrowed: the map is searched without allocating. Its
+/// derived `Hash` writes the same as [`Pending`]'s (`ById` hashes its id as a `str`, like
+/// `&str`; `String` hashes like `&str`), as `hashbrown`'s [`Equivalent`] lookup needs.
+#[derive(Hash)]
+struct PendingRef<'a> {
+    day: NaiveDate,
+    key: Option<&'a str>,
+    dataset: Option<(&'a str, &'a str)>,
+}
+
+impl Equivalent<Pending> for PendingRef<'_> {
+    fn equivalent(&self, p: &Pending) -> bool {
+        self.day == p.day
+            && self.key == p.key.as_ref().map(|k| k.0.id.as_str())
+            && self.dataset == p.dataset.as_ref().map(|(a, d)| (a.as_str(), d.as_str()))
+    }
 }
 
 impl Pending {
@@ -111,20 +129,30 @@ impl UsageMeter {
         *self.writer.lock().expect("lock") = Some(writer);
     }
 
-    /// Counts one request by `key` (none: anonymous) on `dataset` (agency, dataset), today.
-    /// A map update under a short lock; no I/O.
-    pub fn record(&self, key: Option<&Arc<KeyRecord>>, dataset: Option<(&str, &str)>) {
-        let pending = Pending {
-            day: Utc::now().date_naive(),
+    /// Counts one request by `key` (none: anonymous) on `dataset` (agency, dataset) on `day`.
+    /// A map update under a short lock; no I/O, and no allocation once the counter exists.
+    pub fn record(
+        &self,
+        key: Option<&Arc<KeyRecord>>,
+        dataset: Option<(&str, &str)>,
+        day: NaiveDate,
+    ) {
+        let lookup = PendingRef {
+            day,
+            key: key.map(|k| k.id.as_str()),
+            dataset,
+        };
+        let mut pending = self.pending.lock().expect("lock");
+        if let Some(n) = pending.get_mut(&lookup) {
+            *n += 1;
+            return;
+        }
+        let counter = Pending {
+            day,
             key: key.map(|k| ById(Arc::clone(k))),
             dataset: dataset.map(|(a, d)| (a.to_owned(), d.to_owned())),
         };
-        *self
-            .pending
-            .lock()
-            .expect("lock")
-            .entry(pending)
-            .or_insert(0) += 1;
+        pending.insert(counter, 1);
     }
 
     /// Counts not yet handed to the writer, for one developer (merged into `/v1/me/usage`).
@@ -203,5 +231,62 @@ async fn write_batches(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> Arc<KeyRecord> {
+        Arc::new(KeyRecord {
+            id: id.to_owned(),
+            developer_id: "dev".to_owned(),
+            tier: "free".to_owned(),
+            expires_at: None,
+            revoked: false,
+        })
+    }
+
+    #[test]
+    fn borrowed_lookups_find_the_counters_they_name_and_no_other() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let k1 = key("k1");
+        let mut map: HashMap<Pending, u64> = HashMap::new();
+        let counters = [
+            (None, None),
+            (Some("k1"), None),
+            (None, Some(("dlh", "udara"))),
+            (Some("k1"), Some(("dlh", "udara"))),
+            (Some("k1"), Some(("dlh", "sampah"))),
+        ];
+        for (n, (k, dataset)) in counters.iter().enumerate() {
+            let p = Pending {
+                day,
+                key: k.map(|_| ById(Arc::clone(&k1))),
+                dataset: dataset.map(|(a, d)| (a.to_owned(), d.to_owned())),
+            };
+            map.insert(p, n as u64);
+        }
+        for (n, (k, dataset)) in counters.iter().enumerate() {
+            let r = PendingRef {
+                day,
+                key: *k,
+                dataset: *dataset,
+            };
+            assert_eq!(map.get(&r), Some(&(n as u64)), "{k:?} {dataset:?}");
+        }
+        let other_day = PendingRef {
+            day: day.succ_opt().unwrap(),
+            key: None,
+            dataset: None,
+        };
+        assert_eq!(map.get(&other_day), None);
+        let other_key = PendingRef {
+            day,
+            key: Some("k2"),
+            dataset: None,
+        };
+        assert_eq!(map.get(&other_key), None);
     }
 }
