@@ -118,6 +118,11 @@ impl Cluster {
         format!("{}:{rest}", self.prefix)
     }
 
+    /// This deployment's namespace, the first part of every key.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn channel(&self) -> String {
         self.key("events")
     }
@@ -182,7 +187,8 @@ impl Cluster {
         }
     }
 
-    async fn connect(&self) -> Option<MultiplexedConnection> {
+    /// A new connection, driven by a task on the calling thread's runtime.
+    pub(crate) async fn connect(&self) -> Option<MultiplexedConnection> {
         let config = connection_config();
         let attempt = self
             .client

@@ -3,14 +3,17 @@
 //!
 //! Staff with a valid bearer token are not limited by tier. Bad credentials cost the client
 //! IP's anonymous allowance, so a flood of random keys from one address is limited too.
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderName;
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, ResponseError};
+use chrono::{DateTime, NaiveDate, Utc};
 use ipnet::IpNet;
 
 use crate::auth::Caller;
@@ -22,7 +25,8 @@ use crate::AppState;
 
 /// The policies of the configured tiers, and the abuse guards.
 pub struct Policies {
-    tiers: HashMap<String, Policy>,
+    /// Looked up on every request with a key: foldhash, not SipHash (the names are ours).
+    tiers: HashMap<String, Policy, foldhash::fast::RandomState>,
     anonymous: Policy,
     pub signup: Policy,
     pub key_changes: Policy,
@@ -30,7 +34,7 @@ pub struct Policies {
 
 impl Policies {
     pub fn from_settings(settings: &Settings) -> Self {
-        let tiers: HashMap<String, Policy> = settings
+        let tiers: HashMap<String, Policy, _> = settings
             .tiers
             .iter()
             .map(|(name, t)| {
@@ -137,15 +141,18 @@ fn per_subscriber(ip: IpAddr) -> IpAddr {
     }
 }
 
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_CKAN_API_KEY: HeaderName = HeaderName::from_static("x-ckan-api-key");
+
 /// The API key of a request: `X-API-Key`, else the `api_key` query parameter.
-fn api_key(req: &HttpRequest) -> Option<String> {
-    if let Some(v) = req.headers().get("x-api-key") {
-        return Some(v.to_str().unwrap_or("").trim().to_owned());
+fn api_key(req: &HttpRequest) -> Option<Cow<'_, str>> {
+    if let Some(v) = req.headers().get(X_API_KEY) {
+        return Some(Cow::Borrowed(v.to_str().unwrap_or("").trim()));
     }
     req.query_string()
         .split('&')
         .find_map(|p| p.strip_prefix("api_key="))
-        .map(percent_decode)
+        .map(|v| Cow::Owned(percent_decode(v)))
 }
 
 fn percent_decode(v: &str) -> String {
@@ -165,7 +172,7 @@ fn ckan_credential(req: &HttpRequest) -> Option<Result<String, ApiError>> {
     }
     let value = req
         .headers()
-        .get("x-ckan-api-key")
+        .get(X_CKAN_API_KEY)
         .or_else(|| req.headers().get(header::AUTHORIZATION))?;
     Some(
         value
@@ -182,14 +189,22 @@ fn ckan_credential(req: &HttpRequest) -> Option<Result<String, ApiError>> {
     )
 }
 
-async fn identify(state: &AppState, req: &HttpRequest) -> Result<Caller, ApiError> {
+async fn identify(
+    state: &AppState,
+    req: &HttpRequest,
+    now: DateTime<Utc>,
+) -> Result<Caller, ApiError> {
     if let Some(credential) = ckan_credential(req) {
         let credential = credential?;
         // A `gbk_` key is a developer's; anything else must be a staff token.
         return if credential.starts_with(catalog::developers::KEY_PREFIX) {
-            Ok(Caller::Developer(state.keys.verify(&credential).await?))
+            Ok(Caller::Developer(
+                state.keys.verify(&credential, now).await?,
+            ))
         } else {
-            Ok(Caller::Staff(state.verify_bearer(&credential).await?))
+            Ok(Caller::Staff(
+                Box::pin(state.verify_bearer(&credential)).await?,
+            ))
         };
     }
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
@@ -200,10 +215,12 @@ async fn identify(state: &AppState, req: &HttpRequest) -> Result<Caller, ApiErro
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::unauthorized("use Authorization: Bearer <token>"))?;
-        return Ok(Caller::Staff(state.verify_bearer(token.trim()).await?));
+        return Ok(Caller::Staff(
+            Box::pin(state.verify_bearer(token.trim())).await?,
+        ));
     }
     match api_key(req) {
-        Some(key) => Ok(Caller::Developer(state.keys.verify(&key).await?)),
+        Some(key) => Ok(Caller::Developer(state.keys.verify(&key, now).await?)),
         None => Ok(Caller::Anonymous),
     }
 }
@@ -275,13 +292,16 @@ pub async fn gate(
         .expect("state is registered")
         .clone();
     let ip = client_ip(req.request(), &state.trusted_proxies);
-    let caller = match identify(&state, req.request()).await {
+    // One clock reading per request: key expiry, the quota's day and usage's day.
+    let now = Utc::now();
+    let today = now.date_naive();
+    let caller = match identify(&state, req.request(), now).await {
         Ok(c) => c,
         Err(e) => {
             // Bad credentials cost the address's anonymous allowance.
             let d = state
                 .limiter
-                .check(&Bucket::Ip(ip), state.policies.anonymous())
+                .check(&Bucket::ip(ip), state.policies.anonymous(), today)
                 .await;
             let e = if d.allowed() || e.code == catalog::ErrorCode::Unavailable {
                 e
@@ -297,20 +317,25 @@ pub async fn gate(
         Caller::Anonymous => Some(
             state
                 .limiter
-                .check(&Bucket::Ip(ip), state.policies.anonymous())
+                .check(&Bucket::ip(ip), state.policies.anonymous(), today)
                 .await,
         ),
         Caller::Developer(key) => {
-            let bucket = Bucket::Key(key.id.clone());
+            let bucket = Bucket::key(&key.id);
             let policy = state.policies.tier(&key.tier);
-            if state.limiter.needs_quota_seed(&bucket, policy) {
-                let today = chrono::Utc::now().date_naive();
-                match catalog::developers::requests_on(&state.catalog.db, &key.id, today).await {
-                    Ok(used) => state.limiter.seed_quota(&bucket, used),
+            if state.limiter.needs_quota_seed(&bucket, policy, today) {
+                // once per key and day: boxed, to keep the query's state out of every request
+                let used = Box::pin(catalog::developers::requests_on(
+                    &state.catalog.db,
+                    &key.id,
+                    today,
+                ));
+                match used.await {
+                    Ok(used) => state.limiter.seed_quota(&bucket, used, today),
                     Err(e) => tracing::warn!(error = ?e, "could not read today's usage of a key"),
                 }
             }
-            Some(state.limiter.check(&bucket, policy).await)
+            Some(state.limiter.check(&bucket, policy, today).await)
         }
     };
     if let Some(d) = decision.as_ref().filter(|d| !d.allowed()) {
@@ -322,11 +347,11 @@ pub async fn gate(
     if let Some(d) = &decision {
         d.write_headers(res.headers_mut());
     }
-    meter(&state, &caller, res.request().path(), res.status());
+    meter(&state, &caller, res.request().path(), res.status(), today);
     Ok(res.map_into_left_body())
 }
 
-fn meter(state: &AppState, caller: &Caller, path: &str, status: StatusCode) {
+fn meter(state: &AppState, caller: &Caller, path: &str, status: StatusCode, today: NaiveDate) {
     let key = match caller {
         Caller::Staff(_) => return,
         Caller::Anonymous => None,
@@ -334,7 +359,7 @@ fn meter(state: &AppState, caller: &Caller, path: &str, status: StatusCode) {
     };
     // Only answered dataset paths are attributed, so junk paths cannot bloat the table.
     let dataset = dataset_of(path).filter(|_| status.as_u16() < 400);
-    state.usage.record(key, dataset);
+    state.usage.record(key, dataset, today);
 }
 
 #[cfg(test)]

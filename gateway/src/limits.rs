@@ -8,12 +8,15 @@
 //! Headers follow the contract: `RateLimit-Limit/Remaining/Reset`, where Reset is the seconds
 //! until the whole allowance is back, and the structured `RateLimit-Policy` / `RateLimit` pair.
 use std::collections::HashMap;
+use std::fmt::Write;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
 
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::web::{BufMut, Bytes, BytesMut};
 use chrono::{NaiveDate, Utc};
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
@@ -23,6 +26,8 @@ use governor::{Quota, RateLimiter};
 
 use crate::cluster::{Cluster, CALL_TIMEOUT};
 use crate::metrics::{Backend, Metrics};
+
+mod shared;
 
 /// A limit: `limit` requests per `window_seconds`, with an optional daily quota. Built once at
 /// start, with its in-process limiter and its constant header values.
@@ -74,11 +79,10 @@ impl Policy {
         per_day: Option<u64>,
     ) -> Self {
         let limit = limit.max(1);
-        let header = |s: String| HeaderValue::from_str(&s).expect("ASCII");
         Self {
             local: gcra(limit, window_seconds),
-            limit_header: header(limit.to_string()),
-            policy_header: header(format!("\"{window_name}\";q={limit};w={window_seconds}")),
+            limit_header: HeaderValue::from(limit),
+            policy_header: policy_header(window_name, limit, window_seconds),
             name,
             window_name,
             window_seconds,
@@ -96,26 +100,63 @@ impl Policy {
     }
 }
 
-/// Who a limit counts: a key, or a client address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Bucket {
-    Key(String),
-    Ip(IpAddr),
-    Named(String),
+/// Who a limit counts: a key, a client address or a named guard, with its in-process key
+/// hashed once when the bucket is made.
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket<'a> {
+    who: Who<'a>,
+    local: u64,
 }
 
-impl Bucket {
-    /// The in-process key: a 64-bit hash (no allocation per request).
-    fn local_key(&self) -> u64 {
-        use std::hash::{BuildHasher, BuildHasherDefault};
-        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(self)
+#[derive(Debug, Clone, Copy, Hash)]
+enum Who<'a> {
+    Key(&'a str),
+    Ip(IpAddr),
+    Named(&'a str),
+}
+
+/// The in-process keys' hasher, seeded at random per process.
+static LOCAL_HASHER: LazyLock<foldhash::fast::RandomState> = LazyLock::new(Default::default);
+
+impl<'a> Bucket<'a> {
+    fn new(who: Who<'a>) -> Self {
+        Self {
+            local: LOCAL_HASHER.hash_one(who),
+            who,
+        }
     }
 
-    fn id(&self) -> String {
+    /// A developer's key, by its id.
+    pub fn key(id: &'a str) -> Self {
+        Self::new(Who::Key(id))
+    }
+
+    pub fn ip(ip: IpAddr) -> Self {
+        Self::new(Who::Ip(ip))
+    }
+
+    pub fn named(name: &'a str) -> Self {
+        Self::new(Who::Named(name))
+    }
+
+    /// The bucket's keys in Redis for `policy`: the rate key, then the quota key of `today`,
+    /// written into one string (one allocation per request); [`shared::Ask`] splits them.
+    /// Both keys carry the bucket in a hash tag (one Redis Cluster slot per bucket).
+    fn redis_keys(&self, prefix: &str, policy: &str, today: NaiveDate) -> (String, usize) {
+        let mut keys = String::with_capacity(2 * (prefix.len() + policy.len()) + 80);
+        let _ = write!(keys, "{prefix}:rl:{policy}:{{{}}}", self.who);
+        let split = keys.len();
+        let _ = write!(keys, "{prefix}:q:{policy}:{{{}}}:{today}", self.who);
+        (keys, split)
+    }
+}
+
+impl std::fmt::Display for Who<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Bucket::Key(k) => format!("k:{k}"),
-            Bucket::Ip(ip) => format!("ip:{ip}"),
-            Bucket::Named(n) => format!("n:{n}"),
+            Who::Key(k) => write!(f, "k:{k}"),
+            Who::Ip(ip) => write!(f, "ip:{ip}"),
+            Who::Named(n) => write!(f, "n:{n}"),
         }
     }
 }
@@ -148,40 +189,49 @@ impl Decision {
         self.verdict == Verdict::Allowed
     }
 
-    /// Adds the contract's rate-limit headers.
+    /// Adds the contract's rate-limit headers. The three values that change per request share
+    /// one buffer: this runs on every gated request.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        let number = |n: u64| HeaderValue::from(n);
-        headers.insert(
-            HeaderName::from_static("ratelimit-limit"),
-            self.limit_header
-                .clone()
-                .unwrap_or_else(|| number(self.limit as u64)),
-        );
-        headers.insert(
-            HeaderName::from_static("ratelimit-remaining"),
-            number(self.remaining as u64),
-        );
-        headers.insert(
-            HeaderName::from_static("ratelimit-reset"),
-            number(self.reset_seconds),
-        );
-        let policy = self.policy_header.clone().or_else(|| {
-            HeaderValue::from_str(&format!(
-                "\"{}\";q={};w={}",
-                self.window_name, self.limit, self.window_seconds
-            ))
-            .ok()
-        });
-        if let Some(p) = policy {
-            headers.insert(HeaderName::from_static("ratelimit-policy"), p);
+        let mut digits = itoa::Buffer::new();
+        let mut buf = BytesMut::with_capacity(48);
+        buf.put_slice(digits.format(self.remaining).as_bytes());
+        let remaining_end = buf.len();
+        buf.put_slice(digits.format(self.reset_seconds).as_bytes());
+        let reset_end = buf.len();
+        for part in ["\"", self.window_name, "\";r="] {
+            buf.put_slice(part.as_bytes());
         }
-        if let Ok(v) = HeaderValue::from_str(&format!(
-            "\"{}\";r={};t={}",
-            self.window_name, self.remaining, self.reset_seconds
-        )) {
-            headers.insert(HeaderName::from_static("ratelimit"), v);
-        }
+        buf.put_slice(digits.format(self.remaining).as_bytes());
+        buf.put_slice(b";t=");
+        buf.put_slice(digits.format(self.reset_seconds).as_bytes());
+        let buf = buf.freeze();
+        let value = |b: Bytes| HeaderValue::from_maybe_shared(b).expect("digits and ASCII");
+
+        let limit = match &self.limit_header {
+            Some(v) => v.clone(),
+            None => HeaderValue::from(self.limit),
+        };
+        headers.insert(RATELIMIT_LIMIT, limit);
+        headers.insert(RATELIMIT_REMAINING, value(buf.slice(..remaining_end)));
+        headers.insert(RATELIMIT_RESET, value(buf.slice(remaining_end..reset_end)));
+        let policy = self
+            .policy_header
+            .clone()
+            .unwrap_or_else(|| policy_header(self.window_name, self.limit, self.window_seconds));
+        headers.insert(RATELIMIT_POLICY, policy);
+        headers.insert(RATELIMIT, value(buf.slice(reset_end..)));
     }
+}
+
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+fn policy_header(window_name: &str, limit: u32, window_seconds: u32) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{window_name}\";q={limit};w={window_seconds}"))
+        .expect("ASCII")
 }
 
 fn ceil_secs(us: u64) -> u64 {
@@ -235,7 +285,7 @@ impl Local {
             .unwrap_or(0)
     }
 
-    fn check(&self, bucket: u64, policy: &Policy, divisor: u32) -> Decision {
+    fn check(&self, bucket: u64, policy: &Policy, divisor: u32, today: NaiveDate) -> Decision {
         let (gcra, limit) = self.limiter(policy, divisor);
         let full = divisor <= 1;
         let window = |verdict, remaining, reset_seconds, retry_after| Decision {
@@ -249,22 +299,23 @@ impl Local {
             reset_seconds,
             retry_after,
         };
-        let today = Utc::now().date_naive();
-        if let Some(per_day) = policy.per_day {
+        // The day's count, when there is a quota: one map entry, held across the decision.
+        let mut day = policy.per_day.map(|per_day| {
             let per_day = (per_day / divisor.max(1) as u64).max(1);
-            if self.quota_used(bucket, today) >= per_day {
-                return window(Verdict::QuotaExceeded, 0, 0, seconds_to_midnight_utc());
+            let mut e = self.quotas.entry(bucket).or_insert((today, 0));
+            if e.0 != today {
+                *e = (today, 0);
             }
+            (e, per_day)
+        });
+        if day.as_ref().is_some_and(|(e, per_day)| e.1 >= *per_day) {
+            return window(Verdict::QuotaExceeded, 0, 0, seconds_to_midnight_utc());
         }
         let emission = emission_us(limit, policy.window_seconds);
         match gcra.check_key(&bucket) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
-                if policy.per_day.is_some() {
-                    let mut e = self.quotas.entry(bucket).or_insert((today, 0));
-                    if e.0 != today {
-                        *e = (today, 0);
-                    }
+                if let Some((e, _)) = day.as_mut() {
                     e.1 += 1;
                 }
                 let reset = ceil_secs((limit - remaining) as u64 * emission);
@@ -319,39 +370,10 @@ impl Local {
     }
 }
 
-/// GCRA with a daily quota, atomically, on Redis' clock. Returns
-/// `{verdict (1 allowed, 0 limited, 2 quota), remaining, reset_us, retry_us}`.
-const GCRA_LUA: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local T = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local per_day = tonumber(ARGV[3])
-if per_day > 0 then
-  local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if used >= per_day then
-    return {2, 0, 0, 0}
-  end
-end
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local new_tat = tat + T
-local allow_at = new_tat - burst * T
-if now < allow_at then
-  return {0, 0, tat - now, allow_at - now}
-end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
-if per_day > 0 then
-  local used = redis.call('INCR', KEYS[2])
-  if used == 1 then redis.call('EXPIRE', KEYS[2], 172800) end
-end
-return {1, math.floor((now - allow_at) / T), new_tat - now, 0}
-";
-
 pub struct Limiter {
     local: Local,
     cluster: Option<Arc<Cluster>>,
-    script: redis::Script,
+    shared: Option<shared::Batcher>,
     metrics: Arc<Metrics>,
 }
 
@@ -359,24 +381,27 @@ impl Limiter {
     pub fn new(cluster: Option<Arc<Cluster>>, metrics: Arc<Metrics>) -> Self {
         Self {
             local: Local::default(),
+            shared: cluster
+                .clone()
+                .map(|c| shared::Batcher::new(c, metrics.limit_calls.clone())),
             cluster,
-            script: redis::Script::new(GCRA_LUA),
             metrics,
         }
     }
 
     /// One decision for `bucket` under `policy`: shared when Redis is up, else local.
-    pub async fn check(&self, bucket: &Bucket, policy: &Policy) -> Decision {
+    /// `today` (UTC) names the day whose quota counts.
+    pub async fn check(&self, bucket: &Bucket<'_>, policy: &Policy, today: NaiveDate) -> Decision {
         let (decision, backend) = match &self.cluster {
             None => (
-                self.local.check(bucket.local_key(), policy, 1),
+                self.local.check(bucket.local, policy, 1, today),
                 Backend::Local,
             ),
-            Some(cluster) => match self.check_shared(cluster, &bucket.id(), policy).await {
+            Some(cluster) => match self.check_shared(cluster, bucket, policy, today).await {
                 Some(d) => (d, Backend::Redis),
                 None => (
                     self.local
-                        .check(bucket.local_key(), policy, cluster.nodes()),
+                        .check(bucket.local, policy, cluster.nodes(), today),
                     Backend::Fallback,
                 ),
             },
@@ -394,30 +419,27 @@ impl Limiter {
             .push(Arc::clone(&policy.local));
     }
 
-    async fn check_shared(&self, cluster: &Cluster, id: &str, policy: &Policy) -> Option<Decision> {
-        let mut conn = cluster.connection()?;
-        let today = Utc::now().date_naive();
-        // One hash tag per bucket keeps both keys in one Redis Cluster slot.
-        let rate_key = cluster.key(&format!("rl:{}:{{{id}}}", policy.name));
-        let quota_key = cluster.key(&format!("q:{}:{{{id}}}:{today}", policy.name));
-        let mut call = self.script.key(rate_key);
-        call.key(quota_key)
-            .arg(emission_us(policy.limit, policy.window_seconds))
-            .arg(policy.limit)
-            .arg(policy.per_day.unwrap_or(0));
-        let answer =
-            tokio::time::timeout(CALL_TIMEOUT, call.invoke_async::<Vec<i64>>(&mut conn)).await;
-        let v = match answer {
-            Ok(Ok(v)) if v.len() == 4 => v,
-            Ok(Ok(_)) | Ok(Err(_)) => {
-                cluster.mark_down("rate-limit script failed");
-                return None;
-            }
-            Err(_) => {
-                cluster.mark_down("rate-limit script timed out");
-                return None;
-            }
+    async fn check_shared(
+        &self,
+        cluster: &Cluster,
+        bucket: &Bucket<'_>,
+        policy: &Policy,
+        today: NaiveDate,
+    ) -> Option<Decision> {
+        if !cluster.is_up() {
+            return None;
+        }
+        // A batch spans many buckets, so it needs one Redis (not a Redis Cluster), as
+        // `redis_url` names.
+        let (keys, split) = bucket.redis_keys(cluster.prefix(), &policy.name, today);
+        let ask = shared::Ask {
+            keys,
+            split,
+            emission_us: emission_us(policy.limit, policy.window_seconds),
+            burst: policy.limit,
+            per_day: policy.per_day.unwrap_or(0),
         };
+        let v = self.shared.as_ref()?.decide(ask).await?;
         let us = |x: i64| x.max(0) as u64;
         let (verdict, remaining, reset, retry) = match v[0] {
             1 => (
@@ -449,27 +471,23 @@ impl Limiter {
 
     /// Whether this node needs a seed for the bucket's daily count (local mode only; Redis
     /// keeps the shared count itself).
-    pub fn needs_quota_seed(&self, bucket: &Bucket, policy: &Policy) -> bool {
+    pub fn needs_quota_seed(&self, bucket: &Bucket<'_>, policy: &Policy, today: NaiveDate) -> bool {
         policy.per_day.is_some()
             && self.cluster.is_none()
-            && !self
-                .local
-                .knows_today(bucket.local_key(), Utc::now().date_naive())
+            && !self.local.knows_today(bucket.local, today)
     }
 
-    pub fn seed_quota(&self, bucket: &Bucket, used: u64) {
-        self.local
-            .seed_quota(bucket.local_key(), Utc::now().date_naive(), used);
+    pub fn seed_quota(&self, bucket: &Bucket<'_>, used: u64, today: NaiveDate) {
+        self.local.seed_quota(bucket.local, today, used);
     }
 
     /// Requests counted today against the bucket's daily quota.
-    pub async fn quota_used(&self, bucket: &Bucket, policy: &Policy) -> u64 {
-        let id = bucket.id();
+    pub async fn quota_used(&self, bucket: &Bucket<'_>, policy: &Policy) -> u64 {
         let today = Utc::now().date_naive();
         if let Some(cluster) = &self.cluster {
             if let Some(mut conn) = cluster.connection() {
-                let key = cluster.key(&format!("q:{}:{{{id}}}:{today}", policy.name));
-                let get = redis::cmd("GET").arg(key).to_owned();
+                let (keys, split) = bucket.redis_keys(cluster.prefix(), &policy.name, today);
+                let get = redis::cmd("GET").arg(&keys[split..]).to_owned();
                 if let Ok(Ok(n)) =
                     tokio::time::timeout(CALL_TIMEOUT, get.query_async::<Option<u64>>(&mut conn))
                         .await
@@ -478,7 +496,7 @@ impl Limiter {
                 }
             }
         }
-        self.local.quota_used(bucket.local_key(), today)
+        self.local.quota_used(bucket.local, today)
     }
 
     /// Prunes idle local state every `every`; runs until the process ends.
@@ -499,6 +517,10 @@ impl Limiter {
 mod tests {
     use super::*;
 
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
     fn headers(d: &Decision) -> Vec<(String, String)> {
         let mut h = HeaderMap::new();
         d.write_headers(&mut h);
@@ -514,9 +536,11 @@ mod tests {
     fn a_burst_counts_down_then_limits_with_a_real_wait() {
         let local = Local::default();
         let p = Policy::per_minute("t", 5, None);
-        let remaining: Vec<u32> = (0..5).map(|_| local.check(1, &p, 1).remaining).collect();
+        let remaining: Vec<u32> = (0..5)
+            .map(|_| local.check(1, &p, 1, today()).remaining)
+            .collect();
         assert_eq!(remaining, [4, 3, 2, 1, 0]);
-        let denied = local.check(1, &p, 1);
+        let denied = local.check(1, &p, 1, today());
         assert_eq!(denied.verdict, Verdict::RateLimited);
         // one request frees every 12 s; the first was just now
         assert!((11..=12).contains(&denied.retry_after), "{denied:?}");
@@ -531,7 +555,7 @@ mod tests {
             ]
         );
         // another bucket is untouched
-        assert_eq!(local.check(2, &p, 1).remaining, 4);
+        assert_eq!(local.check(2, &p, 1, today()).remaining, 4);
     }
 
     #[test]
@@ -539,18 +563,34 @@ mod tests {
         let local = Local::default();
         let p = Policy::per_minute("t", 100, Some(3));
         for _ in 0..3 {
-            assert!(local.check(1, &p, 1).allowed());
+            assert!(local.check(1, &p, 1, today()).allowed());
         }
-        let d = local.check(1, &p, 1);
+        let d = local.check(1, &p, 1, today());
         assert_eq!(d.verdict, Verdict::QuotaExceeded);
         assert!(d.retry_after >= 1 && d.retry_after <= 86_400);
+        // refused requests are not counted, and the next day starts from zero
+        let tomorrow = today().succ_opt().unwrap();
+        assert!(local.check(1, &p, 1, tomorrow).allowed());
+        assert_eq!(local.quota_used(1, tomorrow), 1);
+
+        let q = Policy::per_minute("q", 2, Some(100));
+        for _ in 0..3 {
+            local.check(7, &q, 1, today());
+        }
+        assert_eq!(
+            local.quota_used(7, today()),
+            2,
+            "a rate-limited request is not counted"
+        );
     }
 
     #[test]
     fn fallback_divides_the_limit_by_the_nodes() {
         let local = Local::default();
         let p = Policy::per_minute("t", 10, None);
-        let allowed = (0..10).filter(|_| local.check(1, &p, 3).allowed()).count();
+        let allowed = (0..10)
+            .filter(|_| local.check(1, &p, 3, today()).allowed())
+            .count();
         assert_eq!(allowed, 3);
     }
 
@@ -560,12 +600,112 @@ mod tests {
         let p = Policy::per_minute("t", 6000, None);
         local.watched.write().unwrap().push(Arc::clone(&p.local));
         for i in 0..1000u32 {
-            local.check(i as u64, &p, 1);
+            local.check(i as u64, &p, 1, today());
         }
         assert_eq!(local.len(), 1000);
         // 6000/min refills a cell every 10 ms: after 30 ms every bucket is full again
         std::thread::sleep(Duration::from_millis(30));
         local.prune();
         assert_eq!(local.len(), 0);
+    }
+}
+
+/// The shared limiter against the real Redis the test suite requires (127.0.0.1:6379).
+#[cfg(test)]
+mod shared_tests {
+    use std::time::Instant;
+
+    use futures::future::join_all;
+
+    use super::*;
+
+    async fn limiter(metrics: &Arc<Metrics>) -> Limiter {
+        let prefix = format!("test-limits-{}", uuid::Uuid::new_v4());
+        let cluster = Cluster::new("redis://127.0.0.1:6379", &prefix, Arc::clone(metrics))
+            .expect("a valid URL");
+        cluster.spawn_health();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !cluster.is_up() {
+            assert!(
+                Instant::now() < deadline,
+                "Redis at 127.0.0.1:6379 is required by this test"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Limiter::new(Some(cluster), Arc::clone(metrics))
+    }
+
+    #[tokio::test]
+    async fn concurrent_decisions_share_one_call_and_each_counts_in_arrival_order() {
+        let metrics = Arc::new(Metrics::default());
+        let limiter = limiter(&metrics).await;
+        let day = Utc::now().date_naive(); // `quota_used` reads today's count
+        let rate = Policy::per_minute("rate", 10, None);
+        let quota = Policy::per_minute("quota", 100, Some(5));
+        let (a, b) = (Bucket::key("a"), Bucket::key("b"));
+        let c = Bucket::ip("203.0.113.7".parse().unwrap());
+
+        // 30 on a (10 per minute), 8 on b (5 per day) and 3 on c, interleaved, all at once
+        let mut asks = Vec::new();
+        for i in 0..30 {
+            asks.push(("a", limiter.check(&a, &rate, day)));
+            if i < 8 {
+                asks.push(("b", limiter.check(&b, &quota, day)));
+            }
+            if i < 3 {
+                asks.push(("c", limiter.check(&c, &rate, day)));
+            }
+        }
+        let (names, futures): (Vec<_>, Vec<_>) = asks.into_iter().unzip();
+        let decisions = join_all(futures).await;
+        let of = |name| {
+            names
+                .iter()
+                .zip(&decisions)
+                .filter(move |(n, _)| **n == name)
+                .map(|(_, d)| d)
+        };
+
+        let a: Vec<_> = of("a").collect();
+        let allowed: Vec<u32> = a
+            .iter()
+            .filter(|d| d.allowed())
+            .map(|d| d.remaining)
+            .collect();
+        assert_eq!(
+            allowed,
+            (0..10).rev().collect::<Vec<_>>(),
+            "the first 10 in order"
+        );
+        assert!(a[..10].iter().all(|d| d.allowed()));
+        for refused in &a[10..] {
+            assert_eq!(refused.verdict, Verdict::RateLimited);
+            // one request frees every 6 s
+            assert!((5..=6).contains(&refused.retry_after), "{refused:?}");
+        }
+        let b: Vec<_> = of("b").map(|d| d.verdict).collect();
+        assert_eq!(b[..5], [Verdict::Allowed; 5]);
+        assert_eq!(b[5..], [Verdict::QuotaExceeded; 3]);
+        let c: Vec<_> = of("c").map(|d| d.remaining).collect();
+        assert_eq!(c, [9, 8, 7], "another bucket counts on its own");
+
+        assert_eq!(
+            metrics.limit_calls.get(),
+            1,
+            "41 decisions that arrived together go out in one call"
+        );
+        assert_eq!(limiter.quota_used(&Bucket::key("b"), &quota).await, 5);
+        let fallback = metrics
+            .limit_decisions
+            .get_or_create(&vec![("backend", "fallback"), ("result", "allowed")])
+            .get();
+        assert_eq!(fallback, 0, "every decision was Redis'");
+
+        // the state written back is what the next call starts from
+        let next = limiter.check(&Bucket::key("a"), &rate, day).await;
+        assert_eq!(next.verdict, Verdict::RateLimited);
+        let next_b = limiter.check(&Bucket::key("b"), &quota, day).await;
+        assert_eq!(next_b.verdict, Verdict::QuotaExceeded);
+        assert_eq!(metrics.limit_calls.get(), 3);
     }
 }

@@ -43,6 +43,8 @@ pub struct Metrics {
     pub cache_catalog: crate::cache::LayerCounters,
     /// Reads of record tables (pages, records, aggregates): what the cache saves.
     pub record_reads: Counter,
+    /// Calls to Redis carrying rate-limit decisions: decisions ÷ calls is the batch size.
+    pub limit_calls: Counter,
     /// `limit_decisions` resolved once per (backend, result): the hot path only increments.
     decisions: [[Counter; 3]; 3],
 }
@@ -119,6 +121,12 @@ impl Default for Metrics {
             "Reads of record tables (pages, records, aggregates)",
             record_reads.clone(),
         );
+        let limit_calls = Counter::default();
+        registry.register(
+            "ratelimit_redis_calls",
+            "Calls to Redis carrying rate-limit decisions (one batch each)",
+            limit_calls.clone(),
+        );
         let decisions = ["local", "redis", "fallback"].map(|backend| {
             ["allowed", "limited", "quota"].map(|result| {
                 limit_decisions
@@ -133,6 +141,7 @@ impl Default for Metrics {
             cache_l2,
             cache_catalog,
             record_reads,
+            limit_calls,
             limit_decisions,
             redis_up,
             nodes,

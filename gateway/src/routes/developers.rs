@@ -62,7 +62,7 @@ pub async fn register(
     let ip = client_ip(&req, &state.trusted_proxies);
     let d = state
         .limiter
-        .check(&Bucket::Ip(ip), &state.policies.signup)
+        .check(&Bucket::ip(ip), &state.policies.signup, today())
         .await;
     if !d.allowed() {
         return Err(ApiError::limited(&d));
@@ -123,7 +123,7 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpRes
     let policy = state.policies.tier(&dev.tier);
     let used = state
         .limiter
-        .quota_used(&Bucket::Key(key.id.clone()), policy)
+        .quota_used(&Bucket::key(&key.id), policy)
         .await;
     Ok(no_store(
         HttpResponse::Ok().json(MeView {
@@ -172,12 +172,17 @@ pub struct KeyInput {
     name: String,
 }
 
+fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
 async fn check_key_changes(state: &AppState, developer_id: &str) -> ApiResult<()> {
     let d = state
         .limiter
         .check(
-            &Bucket::Named(format!("dev:{developer_id}")),
+            &Bucket::named(&format!("dev:{developer_id}")),
             &state.policies.key_changes,
+            today(),
         )
         .await;
     if d.allowed() {
