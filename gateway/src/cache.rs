@@ -396,7 +396,26 @@ impl ResponseCache {
         let Some(entries) = &self.entries else {
             return Ok((Arc::new(fill().await?), Outcome::Miss));
         };
-        // 0: served from L1 (or by a concurrent caller's fill); 1: from L2; 2: from storage
+        // A hit is a plain lookup; the single-flight fill below is boxed, so the hot path's
+        // future does not carry (and copy) the storage read's state.
+        if let Some(hit) = entries.get(&key).await {
+            self.l1.hits.inc();
+            return Ok((hit, Outcome::Hit));
+        }
+        Box::pin(self.fill(entries, key, fill)).await
+    }
+
+    async fn fill<F, Fut>(
+        &self,
+        entries: &Cache<String, Arc<Cached>>,
+        key: String,
+        fill: F,
+    ) -> Result<(Arc<Cached>, Outcome), ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Cached, ApiError>>,
+    {
+        // 0: served by a concurrent caller's fill; 1: from L2; 2: from storage
         let source = AtomicU8::new(0);
         let got = entries
             .try_get_with(key.clone(), async {
