@@ -173,17 +173,19 @@ pub async fn query_records(
         }
     };
     res.insert_header((header::VARY, "Accept"));
-    let output: Vec<usize> = q
-        .select
-        .clone()
-        .unwrap_or_else(|| (0..table.schema().fields.len()).collect());
-    let cols = Columns::new(table.schema(), &output);
-    let geo = || {
-        encode::geo_columns(table.schema(), &output).ok_or_else(|| {
+    let output = || -> Vec<usize> {
+        q.select
+            .clone()
+            .unwrap_or_else(|| (0..table.schema().fields.len()).collect())
+    };
+    let geo = |output: &[usize]| {
+        encode::geo_columns(table.schema(), output).ok_or_else(|| {
             ApiError::bad_request("geojson needs latitude and longitude (or lat and lon) number columns in the selection")
         })
     };
     if format != RecordFormat::Json && q.limit.is_none() {
+        let output = output();
+        let cols = Columns::new(table.schema(), &output);
         // whole-table streams are never cached
         res.insert_header((header::CONTENT_TYPE, content_type(format)));
         let stream = match format {
@@ -215,7 +217,7 @@ pub async fn query_records(
             )?
             .boxed_local(),
             _ => {
-                let g = geo()?;
+                let g = geo(&output)?;
                 read::export(
                     state.catalog.db.clone(),
                     state.catalog.cursor_key.clone(),
@@ -233,6 +235,9 @@ pub async fn query_records(
     let key = cacheable(&r).then_some(key);
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
+        // columns are set up on a miss only: a hit needs none of them
+        let output = output();
+        let cols = Columns::new(table.schema(), &output);
         let page =
             read::query_page(&state.catalog.db, &state.catalog.cursor_key, table, &q).await?;
         let body = match format {
@@ -253,9 +258,10 @@ pub async fn query_records(
             RecordFormat::Ndjson => {
                 encode::encode_all(&mut NdjsonEncoder(cols.clone()), &page.rows)
             }
-            RecordFormat::Geojson => {
-                encode::encode_all(&mut GeojsonEncoder::new(cols.clone(), geo()?), &page.rows)
-            }
+            RecordFormat::Geojson => encode::encode_all(
+                &mut GeojsonEncoder::new(cols.clone(), geo(&output)?),
+                &page.rows,
+            ),
         };
         Ok(Cached::new(body, content_type(format), page.next_cursor))
     })
