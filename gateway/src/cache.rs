@@ -402,46 +402,36 @@ impl ResponseCache {
             self.l1.hits.inc();
             return Ok((hit, Outcome::Hit));
         }
-        Box::pin(self.fill(entries, key, fill)).await
-    }
-
-    async fn fill<F, Fut>(
-        &self,
-        entries: &Cache<String, Arc<Cached>>,
-        key: String,
-        fill: F,
-    ) -> Result<(Arc<Cached>, Outcome), ApiError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Cached, ApiError>>,
-    {
-        // 0: served by a concurrent caller's fill; 1: from L2; 2: from storage
-        let source = AtomicU8::new(0);
-        let got = entries
-            .try_get_with(key.clone(), async {
-                self.l1.misses.inc();
-                if let Some(shared) = self.l2_get(&key).await {
-                    self.l2.hits.inc();
-                    source.store(1, Ordering::Relaxed);
-                    return Ok(Arc::new(shared));
+        Box::pin(async move {
+            // 0: served by a concurrent caller's fill; 1: from L2; 2: from storage
+            let source = AtomicU8::new(0);
+            let got = entries
+                .try_get_with(key.clone(), async {
+                    self.l1.misses.inc();
+                    if let Some(shared) = self.l2_get(&key).await {
+                        self.l2.hits.inc();
+                        source.store(1, Ordering::Relaxed);
+                        return Ok(Arc::new(shared));
+                    }
+                    if self.cluster.is_some() {
+                        self.l2.misses.inc();
+                    }
+                    source.store(2, Ordering::Relaxed);
+                    let answer = fill().await?;
+                    self.l2_put(&key, &answer).await;
+                    Ok(Arc::new(answer))
+                })
+                .await
+                .map_err(|e: Arc<ApiError>| (*e).clone())?;
+            match source.load(Ordering::Relaxed) {
+                0 => {
+                    self.l1.hits.inc();
+                    Ok((got, Outcome::Hit))
                 }
-                if self.cluster.is_some() {
-                    self.l2.misses.inc();
-                }
-                source.store(2, Ordering::Relaxed);
-                let answer = fill().await?;
-                self.l2_put(&key, &answer).await;
-                Ok(Arc::new(answer))
-            })
-            .await
-            .map_err(|e: Arc<ApiError>| (*e).clone())?;
-        match source.load(Ordering::Relaxed) {
-            0 => {
-                self.l1.hits.inc();
-                Ok((got, Outcome::Hit))
+                1 => Ok((got, Outcome::Hit)),
+                _ => Ok((got, Outcome::Miss)),
             }
-            1 => Ok((got, Outcome::Hit)),
-            _ => Ok((got, Outcome::Miss)),
-        }
+        })
+        .await
     }
 }
