@@ -256,7 +256,13 @@ mod tests {
         let keys = KeyVerifier::new(db.clone(), Arc::clone(&metrics));
         let now = Utc::now();
 
+        // Forgets the key in the shared cache only, so a use that makes no database lookup
+        // afterwards was answered by this thread's recent keys.
+        let digest = KeyFormat::digest(&issued.key);
+        let forget_shared = || keys.cache.invalidate(&digest);
+
         assert_eq!(keys.verify(&issued.key, now).await.unwrap().id, issued.id);
+        forget_shared().await;
         assert_eq!(keys.verify(&issued.key, now).await.unwrap().id, issued.id);
         assert_eq!(
             found(&metrics),
@@ -272,6 +278,7 @@ mod tests {
 
         // an invalidation with nothing in it (the revocation poller's usual answer) keeps it
         keys.invalidate(&[], "poll").await;
+        forget_shared().await;
         keys.verify(&issued.key, now).await.unwrap();
         assert_eq!(found(&metrics), 1);
 
