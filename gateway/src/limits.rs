@@ -190,20 +190,21 @@ impl Decision {
     }
 
     /// Adds the contract's rate-limit headers. The three values that change per request share
-    /// one buffer: this runs on every gated request.
+    /// one buffer, formatted once: this runs on every gated request.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
+        // `"minute";r=R;t=T`, with R and T sliced out of it for the two plain headers
         let mut digits = itoa::Buffer::new();
         let mut buf = BytesMut::with_capacity(48);
-        buf.put_slice(digits.format(self.remaining).as_bytes());
-        let remaining_end = buf.len();
-        buf.put_slice(digits.format(self.reset_seconds).as_bytes());
-        let reset_end = buf.len();
         for part in ["\"", self.window_name, "\";r="] {
             buf.put_slice(part.as_bytes());
         }
+        let remaining_at = buf.len();
         buf.put_slice(digits.format(self.remaining).as_bytes());
+        let remaining = remaining_at..buf.len();
         buf.put_slice(b";t=");
+        let reset_at = buf.len();
         buf.put_slice(digits.format(self.reset_seconds).as_bytes());
+        let reset = reset_at..buf.len();
         let buf = buf.freeze();
         let value = |b: Bytes| HeaderValue::from_maybe_shared(b).expect("digits and ASCII");
 
@@ -212,14 +213,14 @@ impl Decision {
             None => HeaderValue::from(self.limit),
         };
         headers.insert(RATELIMIT_LIMIT, limit);
-        headers.insert(RATELIMIT_REMAINING, value(buf.slice(..remaining_end)));
-        headers.insert(RATELIMIT_RESET, value(buf.slice(remaining_end..reset_end)));
+        headers.insert(RATELIMIT_REMAINING, value(buf.slice(remaining)));
+        headers.insert(RATELIMIT_RESET, value(buf.slice(reset)));
         let policy = self
             .policy_header
             .clone()
             .unwrap_or_else(|| policy_header(self.window_name, self.limit, self.window_seconds));
         headers.insert(RATELIMIT_POLICY, policy);
-        headers.insert(RATELIMIT, value(buf.slice(reset_end..)));
+        headers.insert(RATELIMIT, value(buf));
     }
 }
 
@@ -372,7 +373,7 @@ impl Local {
 
 pub struct Limiter {
     local: Local,
-    cluster: Option<Arc<Cluster>>,
+    /// The shared limits, when `redis_url` is set.
     shared: Option<shared::Batcher>,
     metrics: Arc<Metrics>,
 }
@@ -381,10 +382,7 @@ impl Limiter {
     pub fn new(cluster: Option<Arc<Cluster>>, metrics: Arc<Metrics>) -> Self {
         Self {
             local: Local::default(),
-            shared: cluster
-                .clone()
-                .map(|c| shared::Batcher::new(c, metrics.limit_calls.clone())),
-            cluster,
+            shared: cluster.map(|c| shared::Batcher::new(c, metrics.limit_calls.clone())),
             metrics,
         }
     }
@@ -392,16 +390,16 @@ impl Limiter {
     /// One decision for `bucket` under `policy`: shared when Redis is up, else local.
     /// `today` (UTC) names the day whose quota counts.
     pub async fn check(&self, bucket: &Bucket<'_>, policy: &Policy, today: NaiveDate) -> Decision {
-        let (decision, backend) = match &self.cluster {
+        let (decision, backend) = match &self.shared {
             None => (
                 self.local.check(bucket.local, policy, 1, today),
                 Backend::Local,
             ),
-            Some(cluster) => match self.check_shared(cluster, bucket, policy, today).await {
+            Some(shared) => match Self::check_shared(shared, bucket, policy, today).await {
                 Some(d) => (d, Backend::Redis),
                 None => (
                     self.local
-                        .check(bucket.local, policy, cluster.nodes(), today),
+                        .check(bucket.local, policy, shared.cluster().nodes(), today),
                     Backend::Fallback,
                 ),
             },
@@ -420,12 +418,12 @@ impl Limiter {
     }
 
     async fn check_shared(
-        &self,
-        cluster: &Cluster,
+        shared: &shared::Batcher,
         bucket: &Bucket<'_>,
         policy: &Policy,
         today: NaiveDate,
     ) -> Option<Decision> {
+        let cluster = shared.cluster();
         if !cluster.is_up() {
             return None;
         }
@@ -439,7 +437,7 @@ impl Limiter {
             burst: policy.limit,
             per_day: policy.per_day.unwrap_or(0),
         };
-        let v = self.shared.as_ref()?.decide(ask).await?;
+        let v = shared.decide(ask).await?;
         let us = |x: i64| x.max(0) as u64;
         let (verdict, remaining, reset, retry) = match v[0] {
             1 => (
@@ -473,7 +471,7 @@ impl Limiter {
     /// keeps the shared count itself).
     pub fn needs_quota_seed(&self, bucket: &Bucket<'_>, policy: &Policy, today: NaiveDate) -> bool {
         policy.per_day.is_some()
-            && self.cluster.is_none()
+            && self.shared.is_none()
             && !self.local.knows_today(bucket.local, today)
     }
 
@@ -484,7 +482,7 @@ impl Limiter {
     /// Requests counted today against the bucket's daily quota.
     pub async fn quota_used(&self, bucket: &Bucket<'_>, policy: &Policy) -> u64 {
         let today = Utc::now().date_naive();
-        if let Some(cluster) = &self.cluster {
+        if let Some(cluster) = self.shared.as_ref().map(shared::Batcher::cluster) {
             if let Some(mut conn) = cluster.connection() {
                 let (keys, split) = bucket.redis_keys(cluster.prefix(), &policy.name, today);
                 let get = redis::cmd("GET").arg(&keys[split..]).to_owned();

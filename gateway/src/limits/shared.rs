@@ -12,8 +12,7 @@
 //! on the worker thread that serves the requests rather than handing each call to another
 //! thread and back.
 use std::collections::HashMap;
-use std::fmt::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use prometheus_client::metrics::counter::Counter;
 use redis::aio::MultiplexedConnection;
@@ -72,6 +71,9 @@ end
 return out
 ";
 
+/// Made once: a `Script` holds its source, which a clone would copy.
+static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(BATCH_LUA));
+
 /// One decision to make in Redis.
 pub struct Ask {
     /// The rate key followed by the quota key; the quota key starts at `split`.
@@ -98,7 +100,6 @@ struct Queue {
 #[derive(Clone)]
 pub struct Batcher {
     queue: Arc<Mutex<Queue>>,
-    script: redis::Script,
     cluster: Arc<Cluster>,
     conn: Arc<Mutex<Option<MultiplexedConnection>>>,
     calls: Counter,
@@ -109,11 +110,15 @@ impl Batcher {
     pub fn new(cluster: Arc<Cluster>, calls: Counter) -> Self {
         Self {
             queue: Arc::default(),
-            script: redis::Script::new(BATCH_LUA),
             cluster,
             conn: Arc::default(),
             calls,
         }
+    }
+
+    /// The link these decisions go over.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
     }
 
     /// Redis' decision, or `None` when Redis failed or is down (the caller decides locally).
@@ -127,8 +132,9 @@ impl Batcher {
         if start {
             tokio::spawn(self.clone().send_all());
         }
-        // No timer per request: the sender answers each ask it takes within CALL_TIMEOUT (after
-        // a failed call the link is down and the rest are answered at once), and if it dies
+        // No timer per request: the sender answers each ask it takes within CALL_TIMEOUT, twice
+        // that when it must first open its connection (after a failure the link is down and the
+        // rest are answered at once), and if it dies
         // (its runtime stopped) it drops every waiting ask, which the caller sees here and
         // then decides locally.
         rx.await.ok().flatten()
@@ -200,28 +206,24 @@ impl Batcher {
         let mut conn = self.connection().await?;
         // Group by bucket (in order of first appearance; each group keeps arrival order): a
         // hot key sends its keys and arguments once, not once per request.
-        let mut groups: Vec<(&Ask, Vec<usize>)> = Vec::new();
+        let mut groups: Vec<((&str, &str), &Ask, Vec<usize>)> = Vec::new();
         let mut index: HashMap<(&str, &str), usize> = HashMap::new();
         for (i, (ask, _)) in batch.iter().enumerate() {
-            let g = *index
-                .entry(ask.keys.split_at(ask.split))
-                .or_insert_with(|| {
-                    groups.push((ask, Vec::new()));
-                    groups.len() - 1
-                });
-            groups[g].1.push(i);
+            let keys = ask.keys.split_at(ask.split);
+            let g = *index.entry(keys).or_insert_with(|| {
+                groups.push((keys, ask, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].2.push(i);
         }
-        let mut invocation = self.script.prepare_invoke();
-        let mut number = String::new();
-        for (ask, members) in &groups {
-            let (rate_key, quota_key) = ask.keys.split_at(ask.split);
-            invocation.key(rate_key).key(quota_key);
-            let n = members.len() as u64;
-            for v in [ask.emission_us, ask.burst as u64, ask.per_day, n] {
-                number.clear();
-                let _ = write!(number, "{v}");
-                invocation.arg(number.as_str());
-            }
+        let mut invocation = SCRIPT.prepare_invoke();
+        for ((rate_key, quota_key), ask, members) in &groups {
+            invocation.key(*rate_key).key(*quota_key);
+            invocation
+                .arg(ask.emission_us)
+                .arg(ask.burst)
+                .arg(ask.per_day)
+                .arg(members.len());
         }
         self.calls.inc();
         let answer =
@@ -231,7 +233,7 @@ impl Batcher {
             Ok(Ok(v)) if v.len() == 4 * batch.len() => {
                 let mut answers = vec![[0; 4]; batch.len()];
                 let mut next = v.chunks_exact(4);
-                for (_, members) in &groups {
+                for (_, _, members) in &groups {
                     for &i in members {
                         answers[i].copy_from_slice(next.next().expect("length checked"));
                     }
