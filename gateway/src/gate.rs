@@ -342,6 +342,14 @@ pub async fn gate(
         let res = error_response(req.path(), &ApiError::limited(d), Some(d));
         return Ok(req.into_response(res).map_into_right_body());
     }
+    // A repeat of a public read is answered here, before routing (see `hot`).
+    if let Some(mut res) = state.hot.answer(req.request()) {
+        if let Some(d) = &decision {
+            d.write_headers(res.headers_mut());
+        }
+        meter(&state, &caller, req.path(), res.status(), today);
+        return Ok(req.into_response(res).map_into_right_body());
+    }
     req.extensions_mut().insert(caller.clone());
     let mut res = next.call(req).await?;
     if let Some(d) = &decision {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod gate;
+pub mod hot;
 pub mod keys;
 pub mod limits;
 pub mod metrics;
@@ -43,6 +44,7 @@ use crate::cluster::{Cluster, Event};
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::gate::Policies;
+use crate::hot::HotAnswers;
 use crate::keys::KeyVerifier;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
@@ -64,6 +66,8 @@ pub struct AppState {
     pub usage: Arc<UsageMeter>,
     pub resolved: Arc<ResolvedVersions>,
     pub responses: ResponseCache,
+    /// Each worker thread's recent complete answers to public reads; purged with `resolved`.
+    pub hot: Arc<HotAnswers>,
     /// Catalog answers as the public sees them; purged on every catalog change.
     pub catalog_answers: Arc<CatalogAnswers>,
     pub trusted_proxies: Vec<IpNet>,
@@ -85,6 +89,7 @@ impl AppState {
             let k = Arc::clone(&self.keys);
             let r = Arc::clone(&self.resolved);
             let answers = Arc::clone(&self.catalog_answers);
+            let hot = Arc::clone(&self.hot);
             c.spawn_subscriber(move |event| match event {
                 Event::KeysChanged(hashes) => {
                     let k = Arc::clone(&k);
@@ -92,9 +97,13 @@ impl AppState {
                 }
                 Event::DatasetChanged { agency, dataset } => {
                     r.invalidate(&agency, &dataset);
+                    hot.purge();
                     answers.purge();
                 }
-                Event::CatalogChanged => answers.purge(),
+                Event::CatalogChanged => {
+                    hot.purge();
+                    answers.purge();
+                }
             });
             let c = Arc::clone(c);
             self.keys.spawn_revocation_poller(move || c.is_subscribed());
@@ -126,6 +135,7 @@ impl AppState {
     /// nodes.
     pub async fn dataset_changed(&self, agency: &str, dataset: &str) {
         self.resolved.invalidate(agency, dataset);
+        self.hot.purge();
         self.catalog_answers.purge();
         if let Some(cluster) = &self.cluster {
             cluster
@@ -139,6 +149,7 @@ impl AppState {
 
     /// Forgets the catalog answers here and on the other nodes (an agency changed).
     pub async fn catalog_changed(&self) {
+        self.hot.purge();
         self.catalog_answers.purge();
         if let Some(cluster) = &self.cluster {
             cluster.publish(&Event::CatalogChanged).await;
@@ -214,6 +225,10 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         cluster.clone(),
         Duration::from_secs(settings.cache.redis_ttl_seconds),
     );
+    let hot = Arc::new(HotAnswers::new(
+        settings.cache.enabled,
+        metrics.cache_hot_hits.clone(),
+    ));
     let catalog_answers = Arc::new(CatalogAnswers::new(
         settings.cache.enabled,
         metrics.cache_catalog.clone(),
@@ -221,6 +236,7 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
     Ok(AppState {
         catalog,
         catalog_answers,
+        hot,
         jwt,
         oidc,
         policies,

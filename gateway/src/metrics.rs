@@ -41,6 +41,9 @@ pub struct Metrics {
     pub cache_l2: crate::cache::LayerCounters,
     /// The catalog-answer cache (`layer="catalog"`).
     pub cache_catalog: crate::cache::LayerCounters,
+    /// Answers repeated by a worker thread's hot answers (`layer="hot"`, hits only: a miss
+    /// there is an L1 lookup, counted as such).
+    pub cache_hot_hits: Counter,
     /// Reads of record tables (pages, records, aggregates): what the cache saves.
     pub record_reads: Counter,
     /// Calls to Redis carrying rate-limit decisions: decisions ÷ calls is the batch size.
@@ -115,6 +118,7 @@ impl Default for Metrics {
             crate::cache::LayerCounters { hits, misses }
         };
         let (cache_l1, cache_l2, cache_catalog) = (layer("l1"), layer("l2"), layer("catalog"));
+        let cache_hot_hits = counter(vec![("layer", "hot"), ("result", "hit")]);
         let record_reads = Counter::default();
         registry.register(
             "record_reads",
@@ -140,6 +144,7 @@ impl Default for Metrics {
             cache_l1,
             cache_l2,
             cache_catalog,
+            cache_hot_hits,
             record_reads,
             limit_calls,
             limit_decisions,

@@ -24,8 +24,8 @@ mod docs;
 mod health;
 mod interop;
 mod portal;
-mod records;
-mod versions;
+pub(crate) mod records;
+pub(crate) mod versions;
 mod views;
 
 pub fn configure(cfg: &mut ServiceConfig) {

@@ -61,11 +61,14 @@ fn params_of(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
         .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))
 }
 
-fn not_modified(req: &HttpRequest, tag: &str) -> bool {
-    req.headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+/// Whether `If-None-Match` holds `tag` (or `*`).
+pub(crate) fn not_modified(req: &HttpRequest, tag: &[u8]) -> bool {
+    req.headers().get(header::IF_NONE_MATCH).is_some_and(|v| {
+        v.as_bytes().split(|b| *b == b',').any(|t| {
+            let t = t.trim_ascii();
+            t == tag || t == b"*"
+        })
+    })
 }
 
 /// Starts a read's response: caching headers and `ETag`; `Break` holds the 304 to answer when the
@@ -77,7 +80,7 @@ fn conditional(
 ) -> ControlFlow<HttpResponse, HttpResponseBuilder> {
     let mut res = HttpResponse::Ok();
     cache_headers(&mut res, r);
-    let matched = not_modified(req, &tag);
+    let matched = not_modified(req, tag.as_bytes());
     res.insert_header((header::ETAG, tag));
     if matched {
         res.status(actix_web::http::StatusCode::NOT_MODIFIED);
@@ -86,7 +89,8 @@ fn conditional(
     ControlFlow::Continue(res)
 }
 
-fn format_from_accept(req: &HttpRequest) -> RecordFormat {
+/// The format `Accept` asks for, when the query names none.
+pub(crate) fn format_from_accept(req: &HttpRequest) -> RecordFormat {
     let accept = req
         .headers()
         .get(header::ACCEPT)
@@ -157,6 +161,7 @@ pub async fn query_records(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> ApiResult<HttpResponse> {
+    let generation = state.hot.generation();
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let params = params_of(&req)?;
     let table = r.table();
@@ -274,7 +279,9 @@ pub async fn query_records(
             res.insert_header((header::LINK, link));
         }
     }
-    Ok(respond(res, &answer, outcome))
+    let res = respond(res, &answer, outcome);
+    state.hot.remember(&req, &r, generation, &answer, &res);
+    Ok(res)
 }
 
 /// Published and deprecated versions are cached; drafts never are.
@@ -325,6 +332,7 @@ pub async fn get_record(
     req: HttpRequest,
     path: web::Path<(String, String, String, String)>,
 ) -> ApiResult<HttpResponse> {
+    let generation = state.hot.generation();
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let id: i64 = path
         .3
@@ -355,7 +363,9 @@ pub async fn get_record(
         Ok(Cached::new(buf, "application/json", None))
     })
     .await?;
-    Ok(respond(res, &answer, outcome))
+    let res = respond(res, &answer, outcome);
+    state.hot.remember(&req, &r, generation, &answer, &res);
+    Ok(res)
 }
 
 /// Aggregate records
@@ -378,6 +388,7 @@ pub async fn aggregate_records(
     req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> ApiResult<HttpResponse> {
+    let generation = state.hot.generation();
     let r = resolve(&state, &caller, &path.0, &path.1, &path.2).await?;
     let params = params_of(&req)?;
     let table = r.table();
@@ -402,5 +413,7 @@ pub async fn aggregate_records(
         Ok(Cached::new(body, "application/json", None))
     })
     .await?;
-    Ok(respond(res, &answer, outcome))
+    let res = respond(res, &answer, outcome);
+    state.hot.remember(&req, &r, generation, &answer, &res);
+    Ok(res)
 }

@@ -264,3 +264,100 @@ async fn staff_catalog_answers_are_never_stored_or_shared() {
         "the public does not"
     );
 }
+
+#[tokio::test]
+async fn hot_answers_repeat_the_handlers_headers_and_are_forgotten_on_change() {
+    let app = spawn_app().await;
+    let (token, _) = app.with_reports().await;
+    let (_, _, key) = app.sign_up("panas@contoh.id").await;
+    // one connection, so every request reaches the worker thread that answered the first
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let get = |path: String, accept: Option<&'static str>, tag: Option<String>| {
+        let mut req = client.get(app.url(&path));
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        if let Some(t) = tag {
+            req = req.header("If-None-Match", t);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let hot = "gerbang_cache_requests_total{layer=\"hot\",result=\"hit\"}";
+    let url =
+        format!("{BASE}/1/records?district=eq.Balikpapan%20Utara&order=priority.desc&limit=3");
+
+    let first = get(url.clone(), None, None).await;
+    assert_eq!(header(&first, "x-cache"), "miss");
+    let second = get(url.clone(), None, None).await;
+    assert_eq!(header(&second, "x-cache"), "hit");
+    assert_eq!(
+        app.metric(hot).await,
+        1.0,
+        "the repeat came from the hot answers"
+    );
+    for name in [
+        "etag",
+        "cache-control",
+        "vary",
+        "content-type",
+        "content-length",
+        "link",
+        "access-control-allow-origin",
+        "ratelimit-policy",
+    ] {
+        assert_eq!(header(&second, name), header(&first, name), "{name}");
+    }
+    assert!(header(&second, "age").parse::<u64>().is_ok());
+    assert!(
+        header(&second, "ratelimit-remaining")
+            .parse::<u64>()
+            .is_ok(),
+        "the caller's limit is still applied"
+    );
+    let (etag, cc) = (header(&first, "etag"), header(&first, "cache-control"));
+    assert_eq!(cc, "public, max-age=31536000, immutable");
+    let body = first.bytes().await.unwrap();
+    assert_eq!(second.bytes().await.unwrap(), body);
+
+    // a validator that matches: 304 with the 200's validators, and no body
+    let not_modified = get(url.clone(), None, Some(format!("\"x\", {etag}"))).await;
+    assert_eq!(not_modified.status(), 304);
+    assert_eq!(header(&not_modified, "etag"), etag);
+    assert_eq!(header(&not_modified, "cache-control"), cc);
+    assert_eq!(header(&not_modified, "vary"), "Accept");
+    assert_eq!(app.metric(hot).await, 2.0);
+    assert!(not_modified.bytes().await.unwrap().is_empty());
+
+    // the same target asking for CSV gets CSV, then CSV again from the hot answers
+    for _ in 0..2 {
+        let csv = get(url.clone(), Some("text/csv"), None).await;
+        assert_eq!(header(&csv, "content-type"), "text/csv; charset=utf-8");
+        assert!(csv.text().await.unwrap().starts_with("_id,"));
+    }
+    assert_eq!(app.metric(hot).await, 3.0);
+
+    // a key in the query is never kept
+    let with_key = format!("{url}&api_key={key}");
+    for _ in 0..2 {
+        assert_eq!(get(with_key.clone(), None, None).await.status(), 200);
+    }
+    assert_eq!(app.metric(hot).await, 3.0);
+
+    // `latest` is not kept (it moves on publish)
+    let latest = format!("{BASE}/latest/records?limit=1");
+    for _ in 0..2 {
+        assert_eq!(get(latest.clone(), None, None).await.status(), 200);
+    }
+    assert_eq!(app.metric(hot).await, 3.0);
+
+    // the dataset turned registered: the next anonymous repeat is refused at once
+    app.make_registered("dinas-pu", "laporan", &token).await;
+    assert_problem(get(url.clone(), None, None).await, 401, "unauthorized").await;
+    let res = app.get_with_key(&url, &key).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "cache-control"), "private, no-cache");
+    assert_eq!(app.metric(hot).await, 3.0);
+}

@@ -370,8 +370,11 @@ async fn a_dataset_made_registered_on_one_node_is_closed_on_the_other_within_two
     let (a, b) = two_nodes_on_one_redis().await;
     let (token, _) = a.with_reports().await;
     let records = "/v1/datasets/dinas-pu/laporan/versions/1/records?limit=1";
-    // node B resolves (and caches) the public version
+    // node B resolves (and caches) the public version, and repeats it from its hot answers
     assert_eq!(b.get(records).await.status(), 200);
+    assert_eq!(b.get(records).await.status(), 200);
+    let hot = "gerbang_cache_requests_total{layer=\"hot\",result=\"hit\"}";
+    assert_eq!(b.metric(hot).await, 1.0);
     a.make_registered("dinas-pu", "laporan", &token).await;
     eventually(Duration::from_secs(2), async || {
         b.get(records).await.status() == 401
