@@ -191,10 +191,7 @@ impl HotAnswers {
             && r.version().status == VersionStatus::Published
             && r.dataset().access == Access::Public
             && target.starts_with(PREFIX)
-            && !req
-                .query_string()
-                .split('&')
-                .any(|p| p.starts_with("api_key="));
+            && !carries_key(req.query_string());
         if !shared || cached.body.len() > MAX_BYTES {
             return;
         }
@@ -231,5 +228,26 @@ impl HotAnswers {
                 m.bytes -= old.cached.body.len();
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_key;
+
+    #[test]
+    fn every_spelling_of_a_key_in_the_query_is_seen() {
+        for q in [
+            "api_key=gbk_x",
+            "limit=1&api_key=gbk_x",
+            "API_KEY=gbk_x",
+            "api%5Fkey=gbk_x",
+            "api%5fkey=gbk_x",
+        ] {
+            assert!(carries_key(q), "{q}");
+        }
+        for q in ["", "limit=1", "district=eq.api", "q=key"] {
+            assert!(!carries_key(q), "{q}");
+        }
     }
 }
