@@ -11,3 +11,4 @@ pub mod layout;
 pub mod query;
 pub mod read;
 pub mod source;
+mod sqlite_export;

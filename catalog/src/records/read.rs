@@ -330,28 +330,60 @@ fn apply_order(stmt: &mut SelectStatement, schema: &TableSchema, query: &RecordQ
     }
 }
 
-fn decode_datetime(micros: i64, off: Option<i32>) -> Option<DateTime<FixedOffset>> {
+pub(super) fn decode_datetime(micros: i64, off: Option<i32>) -> Option<DateTime<FixedOffset>> {
     let offset = FixedOffset::east_opt(off.unwrap_or(0)).unwrap_or(FixedOffset::east_opt(0)?);
     let utc = Utc.timestamp_micros(micros).single()?;
     Some(utc.with_timezone(&offset))
 }
 
-/// Decodes `_id` and the fetched fields from a row laid out by [`select_columns`].
-fn decode_row(schema: &TableSchema, fields: &[usize], r: &QueryResult) -> Result<Row> {
-    let id: i64 = r.try_get_by_index(0)?;
+/// A fetched row, by column position: what [`decode_into`] reads.
+pub(super) trait RowSource {
+    fn int(&self, at: usize) -> Result<Option<i64>>;
+    fn num(&self, at: usize) -> Result<Option<f64>>;
+    fn boolean(&self, at: usize) -> Result<Option<bool>>;
+    fn text(&self, at: usize) -> Result<Option<String>>;
+    /// A datetime's UTC offset in seconds (an `integer`, `int4` on Postgres).
+    fn offset(&self, at: usize) -> Result<Option<i32>>;
+}
+
+impl RowSource for QueryResult {
+    fn int(&self, at: usize) -> Result<Option<i64>> {
+        Ok(self.try_get_by_index(at)?)
+    }
+    fn num(&self, at: usize) -> Result<Option<f64>> {
+        Ok(self.try_get_by_index(at)?)
+    }
+    fn boolean(&self, at: usize) -> Result<Option<bool>> {
+        Ok(self.try_get_by_index(at)?)
+    }
+    fn text(&self, at: usize) -> Result<Option<String>> {
+        Ok(self.try_get_by_index(at)?)
+    }
+    fn offset(&self, at: usize) -> Result<Option<i32>> {
+        Ok(self.try_get_by_index(at)?)
+    }
+}
+
+/// Decodes `_id` and the fetched fields of a row laid out by [`select_columns`] into `row`,
+/// replacing its cells (exports reuse one `Row`).
+pub(super) fn decode_into(
+    schema: &TableSchema,
+    fields: &[usize],
+    r: &impl RowSource,
+    row: &mut Row,
+) -> Result<()> {
+    row.id = r.int(0)?.unwrap_or_default();
+    row.cells.clear();
     let mut at = 1usize;
-    let mut cells = Vec::with_capacity(fields.len());
     for &i in fields {
         let cell = match schema.fields[i].field_type {
-            FieldType::Integer => r.try_get_by_index::<Option<i64>>(at)?.map(Cell::Int),
-            FieldType::Number => r.try_get_by_index::<Option<f64>>(at)?.map(Cell::Num),
-            FieldType::Boolean => r.try_get_by_index::<Option<bool>>(at)?.map(Cell::Bool),
-            FieldType::String | FieldType::Date => {
-                r.try_get_by_index::<Option<String>>(at)?.map(Cell::Str)
-            }
+            FieldType::Integer => r.int(at)?.map(Cell::Int),
+            FieldType::Number => r.num(at)?.map(Cell::Num),
+            FieldType::Boolean => r.boolean(at)?.map(Cell::Bool),
+            FieldType::String | FieldType::Date => r.text(at)?.map(Cell::Str),
             FieldType::Datetime => {
-                let micros: Option<i64> = r.try_get_by_index(at)?;
-                let off: Option<i32> = r.try_get_by_index(at + 1)?;
+                let micros = r.int(at)?;
+                let off = r.offset(at + 1)?;
                 at += 1;
                 micros
                     .and_then(|m| decode_datetime(m, off))
@@ -359,9 +391,18 @@ fn decode_row(schema: &TableSchema, fields: &[usize], r: &QueryResult) -> Result
             }
         };
         at += 1;
-        cells.push(cell.unwrap_or(Cell::Null));
+        row.cells.push(cell.unwrap_or(Cell::Null));
     }
-    Ok(Row { id, cells })
+    Ok(())
+}
+
+fn decode_row(schema: &TableSchema, fields: &[usize], r: &QueryResult) -> Result<Row> {
+    let mut row = Row {
+        id: 0,
+        cells: Vec::with_capacity(fields.len()),
+    };
+    decode_into(schema, fields, r, &mut row)?;
+    Ok(row)
 }
 
 fn build_select(
@@ -699,7 +740,7 @@ pub fn export<E>(
     key: CursorKey,
     table: VersionTable,
     query: RecordQuery,
-    mut encoder: E,
+    encoder: E,
 ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes>>>
 where
     E: super::encode::RowEncoder + Send + 'static,
@@ -717,42 +758,63 @@ where
     )?;
     let statement = backend.build(&stmt);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(8);
-    tokio::spawn(async move {
-        const CHUNK: usize = 128 * 1024;
-        let mut buf = Vec::with_capacity(CHUNK + 4096);
-        encoder.start(&mut buf);
-        let result: Result<()> = async {
-            let mut rows = db.stream(statement).await?;
-            while let Some(r) = rows.next().await {
-                let row = decode_row(table.schema(), &fetch.fields, &r?)?;
-                encoder.row(&mut buf, &row);
-                if buf.len() >= CHUNK {
-                    let chunk = bytes::Bytes::from(std::mem::replace(
-                        &mut buf,
-                        Vec::with_capacity(CHUNK + 4096),
-                    ));
-                    if tx.send(Ok(chunk)).await.is_err() {
-                        return Ok(()); // the client went away
-                    }
-                }
-            }
-            Ok(())
-        }
-        .await;
-        match result {
-            Ok(()) => {
-                encoder.finish(&mut buf);
-                let _ = tx.send(Ok(bytes::Bytes::from(buf))).await;
-            }
-            Err(e) => {
-                tracing::error!(error = ?e, "export failed mid-stream");
-                let _ = tx.send(Err(e)).await;
-            }
-        }
-    });
+    if let Some(plan) = super::sqlite_export::Plan::new(&db, &statement) {
+        plan.spawn(table, fetch.fields, encoder, tx);
+    } else {
+        tokio::spawn(stream_through_sqlx(
+            db, statement, table, fetch, encoder, tx,
+        ));
+    }
     Ok(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }))
+}
+
+/// An export through the pool: Postgres, or SQLite when the file cannot be opened apart (see
+/// `sqlite_export`).
+async fn stream_through_sqlx<E: super::encode::RowEncoder>(
+    db: DatabaseConnection,
+    statement: sea_orm::Statement,
+    table: VersionTable,
+    fetch: Fetch,
+    mut encoder: E,
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
+) {
+    const CHUNK: usize = 128 * 1024;
+    let mut buf = Vec::with_capacity(CHUNK + 4096);
+    encoder.start(&mut buf);
+    let result: Result<()> = async {
+        let mut rows = db.stream(statement).await?;
+        let mut row = Row {
+            id: 0,
+            cells: Vec::with_capacity(fetch.fields.len()),
+        };
+        while let Some(r) = rows.next().await {
+            decode_into(table.schema(), &fetch.fields, &r?, &mut row)?;
+            encoder.row(&mut buf, &row);
+            if buf.len() >= CHUNK {
+                let chunk = bytes::Bytes::from(std::mem::replace(
+                    &mut buf,
+                    Vec::with_capacity(CHUNK + 4096),
+                ));
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return Ok(()); // the client went away
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            encoder.finish(&mut buf);
+            let _ = tx.send(Ok(bytes::Bytes::from(buf))).await;
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "export failed mid-stream");
+            let _ = tx.send(Err(e)).await;
+        }
+    }
 }
 
 /// Runs an aggregate; answers one JSON object per group.
