@@ -98,21 +98,42 @@ impl CsvEncoder {
     }
 }
 
+/// A CSV field: quoted (quotes doubled) when it holds a delimiter, quote or line break, or
+/// starts or ends with a space. The scans are memchr's (SIMD): long texts are the bulk of an
+/// export.
 fn write_csv_text(buf: &mut Vec<u8>, s: &str) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-        || s.starts_with(' ')
+    let bytes = s.as_bytes();
+    let quote = s.starts_with(' ')
         || s.ends_with(' ')
-    {
+        || memchr::memchr3(b',', b'"', b'\n', bytes).is_some()
+        || memchr::memchr(b'\r', bytes).is_some();
+    if !quote {
+        buf.extend_from_slice(bytes);
+        return;
+    }
+    buf.push(b'"');
+    let mut rest = bytes;
+    while let Some(at) = memchr::memchr(b'"', rest) {
+        buf.extend_from_slice(&rest[..=at]);
         buf.push(b'"');
-        for b in s.bytes() {
-            if b == b'"' {
-                buf.push(b'"');
-            }
-            buf.push(b);
-        }
-        buf.push(b'"');
+        rest = &rest[at + 1..];
+    }
+    buf.extend_from_slice(rest);
+    buf.push(b'"');
+}
+
+/// A CSV number: the shortest digits that read back as `f`, never with an exponent. Written by
+/// ryu, as JSON numbers are (serde_json), without JSON's `.0` on whole numbers; magnitudes for
+/// which ryu would use an exponent (≥ 1e16, < 1e-5) and non-finite values go through `Display`.
+/// Both are shortest round-trip forms; they can differ in the last digit when two are equally
+/// short (ryu takes the closer one).
+fn write_num(buf: &mut Vec<u8>, f: f64) {
+    let mut digits = ryu::Buffer::new();
+    let s = digits.format(f);
+    if f.is_finite() && !s.contains('e') {
+        buf.extend_from_slice(s.strip_suffix(".0").unwrap_or(s).as_bytes());
     } else {
-        buf.extend_from_slice(s.as_bytes());
+        let _ = write!(buf, "{f}");
     }
 }
 
@@ -130,17 +151,14 @@ impl RowEncoder for CsvEncoder {
     }
 
     fn row(&mut self, buf: &mut Vec<u8>, row: &Row) {
-        let _ = write!(buf, "{}", row.id);
+        let mut int = itoa::Buffer::new();
+        buf.extend_from_slice(int.format(row.id).as_bytes());
         for cell in &row.cells[..self.cols.names.len()] {
             buf.push(b',');
             match cell {
                 Cell::Null => {}
-                Cell::Int(i) => {
-                    let _ = write!(buf, "{i}");
-                }
-                Cell::Num(f) => {
-                    let _ = write!(buf, "{f}");
-                }
+                Cell::Int(i) => buf.extend_from_slice(int.format(*i).as_bytes()),
+                Cell::Num(f) => write_num(buf, *f),
                 Cell::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
                 Cell::Str(s) => write_csv_text(buf, s),
                 Cell::Date(d) => {
@@ -237,4 +255,117 @@ pub fn encode_all(encoder: &mut dyn RowEncoder, rows: &[Row]) -> Vec<u8> {
     }
     encoder.finish(&mut buf);
     buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain byte-by-byte quoting the memchr version must match.
+    fn reference_csv_text(s: &str) -> Vec<u8> {
+        let mut buf = vec![];
+        if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+            || s.starts_with(' ')
+            || s.ends_with(' ')
+        {
+            buf.push(b'"');
+            for b in s.bytes() {
+                if b == b'"' {
+                    buf.push(b'"');
+                }
+                buf.push(b);
+            }
+            buf.push(b'"');
+        } else {
+            buf.extend_from_slice(s.as_bytes());
+        }
+        buf
+    }
+
+    #[test]
+    fn csv_texts_are_quoted_exactly_when_needed() {
+        let long = "jalan berlubang di depan pasar, \"parah\" sekali".repeat(20);
+        for s in [
+            "",
+            "biasa",
+            "a,b",
+            "\"",
+            "\"\"",
+            "kata \"kutip\" di tengah",
+            "baris\nbaru",
+            "cr\r",
+            " depan",
+            "belakang ",
+            " ",
+            "ends with quote\"",
+            "ünïcödé, ok",
+            long.as_str(),
+        ] {
+            let mut buf = vec![];
+            write_csv_text(&mut buf, s);
+            assert_eq!(buf, reference_csv_text(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_read_back_exactly_with_json_s_digits_and_no_exponent() {
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            0.3,
+            2.5,
+            1e15,
+            1e16,
+            1e17,
+            123456789012345680.0,
+            1e-4,
+            1e-5,
+            1e-6,
+            1e-7,
+            -1.1624,
+            116.8472,
+            -1149636667324797.2,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        // deterministic pseudo-random bit patterns and coordinates with 6 decimals
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for i in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let f = f64::from_bits(x);
+            if f.is_finite() {
+                cases.push(f);
+            }
+            cases.push((x % 360_000_000) as f64 / 1e6 - 180.0);
+            cases.push(f64::from(i) * 0.25);
+        }
+        for f in cases {
+            let mut buf = vec![];
+            write_num(&mut buf, f);
+            let s = String::from_utf8(buf).unwrap();
+            assert_eq!(s.parse::<f64>().unwrap().to_bits(), f.to_bits(), "{s}");
+            assert!(!s.contains(['e', 'E']), "{s}");
+            assert!(s.len() <= format!("{f}").len(), "{s} is not shortest");
+            let json = serde_json::to_string(&f).unwrap();
+            if !json.contains('e') {
+                assert_eq!(s, json.strip_suffix(".0").unwrap_or(&json), "{f:e}");
+            }
+        }
+        for (f, s) in [
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "inf"),
+            (1.5, "1.5"),
+            (3.0, "3"),
+        ] {
+            let mut buf = vec![];
+            write_num(&mut buf, f);
+            assert_eq!(buf, s.as_bytes());
+        }
+    }
 }
