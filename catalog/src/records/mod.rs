@@ -8,6 +8,7 @@ pub mod encode;
 pub mod examples;
 pub mod ingest;
 pub mod layout;
+mod pg_export;
 pub mod query;
 pub mod read;
 pub mod source;

@@ -760,37 +760,52 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(8);
     if let Some(plan) = super::sqlite_export::Plan::new(&db, &statement) {
         plan.spawn(table, fetch.fields, encoder, tx);
+    } else if let Some((pool, sql, args)) = super::pg_export::prepare(&db, &statement) {
+        tokio::spawn(async move {
+            let rows = sqlx::query_with(&sql, args)
+                .fetch(&pool)
+                .map(|r| r.map_err(CatalogError::from));
+            pump(rows, &table, &fetch.fields, encoder, &tx).await;
+        });
     } else {
-        tokio::spawn(stream_through_sqlx(
-            db, statement, table, fetch, encoder, tx,
-        ));
+        // SQLite in memory (tests): through sea-orm
+        tokio::spawn(async move {
+            match db.stream(statement).await {
+                Ok(rows) => {
+                    let rows = rows.map(|r| r.map_err(CatalogError::from));
+                    pump(rows, &table, &fetch.fields, encoder, &tx).await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                }
+            }
+        });
     }
     Ok(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }))
 }
 
-/// An export through the pool: Postgres, or SQLite when the file cannot be opened apart (see
-/// `sqlite_export`).
-async fn stream_through_sqlx<E: super::encode::RowEncoder>(
-    db: DatabaseConnection,
-    statement: sea_orm::Statement,
-    table: VersionTable,
-    fetch: Fetch,
+/// Encodes `rows` into 128 KiB chunks sent to `tx` (then an error, if one happens); returns
+/// when the rows end or the receiver is gone.
+async fn pump<R: RowSource, E: super::encode::RowEncoder>(
+    rows: impl futures::Stream<Item = Result<R>>,
+    table: &VersionTable,
+    fields: &[usize],
     mut encoder: E,
-    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
+    tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
 ) {
     const CHUNK: usize = 128 * 1024;
     let mut buf = Vec::with_capacity(CHUNK + 4096);
     encoder.start(&mut buf);
     let result: Result<()> = async {
-        let mut rows = db.stream(statement).await?;
+        let mut rows = std::pin::pin!(rows);
         let mut row = Row {
             id: 0,
-            cells: Vec::with_capacity(fetch.fields.len()),
+            cells: Vec::with_capacity(fields.len()),
         };
         while let Some(r) = rows.next().await {
-            decode_into(table.schema(), &fetch.fields, &r?, &mut row)?;
+            decode_into(table.schema(), fields, &r?, &mut row)?;
             encoder.row(&mut buf, &row);
             if buf.len() >= CHUNK {
                 let chunk = bytes::Bytes::from(std::mem::replace(
