@@ -111,8 +111,14 @@ fn write_csv_text(buf: &mut Vec<u8>, s: &str) {
         buf.extend_from_slice(bytes);
         return;
     }
+    write_quoted(buf, s);
+}
+
+/// `s` in double quotes, its quotes doubled: CSV's quoting, which Postgres' `COPY … CSV` reads
+/// too.
+pub(crate) fn write_quoted(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
-    let mut rest = bytes;
+    let mut rest = s.as_bytes();
     while let Some(at) = memchr::memchr(b'"', rest) {
         buf.extend_from_slice(&rest[..=at]);
         buf.push(b'"');

@@ -381,16 +381,7 @@ fn copy_cell(buf: &mut Vec<u8>, cell: &Cell) {
             let _ = write!(buf, "{f}");
         }
         Cell::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
-        Cell::Str(s) => {
-            buf.push(b'"');
-            for b in s.bytes() {
-                if b == b'"' {
-                    buf.push(b'"');
-                }
-                buf.push(b);
-            }
-            buf.push(b'"');
-        }
+        Cell::Str(s) => super::encode::write_quoted(buf, s),
         Cell::Date(d) => {
             let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
         }
