@@ -12,4 +12,4 @@ mod pg_export;
 pub mod query;
 pub mod read;
 pub mod source;
-mod sqlite_export;
+mod sqlite_direct;

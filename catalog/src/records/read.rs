@@ -727,7 +727,11 @@ pub async fn get_record(
     stmt.from(Alias::new(&table.layout.table));
     select_columns(&mut stmt, table.schema(), &fields);
     stmt.and_where(col("_id".into()).eq(id));
-    match db.query_one(backend.build(&stmt)).await? {
+    let statement = backend.build(&stmt);
+    if let Some(found) = super::sqlite_direct::get_record(db, &statement.sql, id, table, &fields) {
+        return found;
+    }
+    match db.query_one(statement).await? {
         Some(r) => Ok(Some(decode_row(table.schema(), &fields, &r)?)),
         None => Ok(None),
     }
@@ -758,7 +762,7 @@ where
     )?;
     let statement = backend.build(&stmt);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(8);
-    if let Some(plan) = super::sqlite_export::Plan::new(&db, &statement) {
+    if let Some(plan) = super::sqlite_direct::Plan::new(&db, &statement) {
         plan.spawn(table, fetch.fields, encoder, tx);
     } else if let Some((pool, sql, args)) = super::pg_export::prepare(&db, &statement) {
         tokio::spawn(async move {

@@ -1,13 +1,18 @@
-//! Whole-result exports on SQLite, read and encoded on one blocking thread.
+//! Reads of SQLite files that bypass sqlx's worker thread, through `rusqlite` (the same bundled
+//! SQLite library) on read-only connections of their own, with the same sea-query statements.
 //!
-//! sqlx runs each SQLite connection on its own worker thread and hands every row to the async
-//! side through a channel, so a streamed export switched threads once per row: profiled at 1m
-//! rows, a third of the server's CPU went to context switches and futex contention. Here the
-//! same sea-query statement runs through `rusqlite` (the same bundled SQLite library) on a
-//! read-only connection of its own, in a `spawn_blocking` thread that encodes the rows straight
-//! into chunks: one hand-off per 128 KiB chunk, not per row. A statement is one read
-//! transaction, so the export sees one snapshot, as through sqlx.
-use std::path::PathBuf;
+//! sqlx runs each SQLite connection on its own worker thread and hands every row, and every
+//! answer, to the async side through a channel:
+//!
+//! - **Exports**: a streamed export switched threads once per row (profiled at 1m rows, a
+//!   third of the server's CPU went to context switches and futex contention). Here an export
+//!   runs in a `spawn_blocking` thread that encodes rows straight into chunks: one hand-off per
+//!   128 KiB chunk. A statement is one read transaction, so the export sees one snapshot.
+//! - **One record by `_id`**: a primary-key lookup reads a few pages, less work than the two
+//!   thread hand-offs around it. It runs on the calling thread, through a connection each
+//!   thread keeps per database file, with the statement prepared once.
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OpenFlags, Row as SqlRow};
@@ -39,18 +44,13 @@ impl Plan {
         if db.get_database_backend() != DatabaseBackend::Sqlite {
             return None;
         }
-        let options = db.get_sqlite_connection_pool().connect_options();
-        let path = options.get_filename();
-        let name = path.to_string_lossy();
-        if name.is_empty() || name.contains(":memory:") || name.starts_with("file:") {
-            return None;
-        }
+        let path = file_of(db)?;
         let values = match &statement.values {
             Some(v) => v.0.iter().map(sql_value).collect::<Option<Vec<_>>>()?,
             None => vec![],
         };
         Some(Self {
-            path: path.to_path_buf(),
+            path,
             sql: statement.sql.clone(),
             values,
         })
@@ -88,15 +88,9 @@ impl Plan {
         let mut buf = Vec::with_capacity(CHUNK + 4096);
         encoder.start(&mut buf);
         let result = (|| -> Result<bool> {
-            let conn = rusqlite::Connection::open_with_flags(
-                &self.path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-            .map_err(sqlite_error)?;
             // SQLite's default page cache (2 MiB) and temporary files: a scan gains little from
             // a bigger cache, and a sort for an unindexed `order` must not grow in memory.
-            conn.busy_timeout(std::time::Duration::from_secs(30))
-                .map_err(sqlite_error)?;
+            let conn = open(&self.path, std::time::Duration::from_secs(30))?;
             let mut stmt = conn.prepare(&self.sql).map_err(sqlite_error)?;
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(self.values.iter()))
@@ -129,6 +123,77 @@ impl Plan {
             }
         }
     }
+}
+
+/// The database file of a SQLite pool; `None` for other backends and in-memory databases.
+fn file_of(db: &DatabaseConnection) -> Option<PathBuf> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return None;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let path = options.get_filename();
+    let name = path.to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") || name.starts_with("file:") {
+        return None;
+    }
+    Some(path.to_path_buf())
+}
+
+fn open(path: &Path, busy: std::time::Duration) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite_error)?;
+    conn.busy_timeout(busy).map_err(sqlite_error)?;
+    Ok(conn)
+}
+
+/// Database files a thread keeps a lookup connection to (more empties the list).
+const LOOKUP_FILES: usize = 4;
+
+thread_local! {
+    static LOOKUPS: RefCell<Vec<(PathBuf, rusqlite::Connection)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One record by `_id` when `db` is a SQLite file, read on this thread (see the module's
+/// comment); `None` when `db` is not one, and the caller reads through the pool. `sql` selects
+/// the row with `_id` as its one parameter.
+pub(super) fn get_record(
+    db: &DatabaseConnection,
+    sql: &str,
+    id: i64,
+    table: &VersionTable,
+    fields: &[usize],
+) -> Option<Result<Option<Row>>> {
+    let path = file_of(db)?;
+    Some(LOOKUPS.with_borrow_mut(|conns| {
+        let at = match conns.iter().position(|(p, _)| *p == path) {
+            Some(at) => at,
+            None => {
+                // WAL readers do not wait on writers; the timeout covers a checkpoint's restart
+                let conn = open(&path, std::time::Duration::from_secs(1))?;
+                if conns.len() >= LOOKUP_FILES {
+                    conns.clear();
+                }
+                conns.push((path, conn));
+                conns.len() - 1
+            }
+        };
+        let mut stmt = conns[at].1.prepare_cached(sql).map_err(sqlite_error)?;
+        let mut rows = stmt.query([id]).map_err(sqlite_error)?;
+        match rows.next().map_err(sqlite_error)? {
+            Some(r) => {
+                let mut row = Row {
+                    id: 0,
+                    cells: Vec::with_capacity(fields.len()),
+                };
+                decode_into(table.schema(), fields, r, &mut row)?;
+                Ok(Some(row))
+            }
+            None => Ok(None),
+        }
+    }))
 }
 
 /// A bound value as rusqlite takes it; `None` for kinds record queries never bind.
@@ -193,7 +258,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_file_database_is_exported_apart_with_every_cell_as_the_pool_reads_it() {
+    async fn a_file_database_is_read_apart_with_every_cell_as_the_pool_reads_it() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let db = crate::db::connect(&url).await.unwrap();
@@ -236,6 +301,31 @@ mod tests {
             Plan::new(&memory, &sql).is_none(),
             "memory goes through the pool"
         );
+
+        // one record by `_id`: read on this thread, the same cells as the page's
+        let first = read::query_page(
+            &db,
+            &key,
+            &table,
+            &parse_records(&schema, TimeZone::default(), &[]).unwrap(),
+        )
+        .await
+        .unwrap();
+        let cols = Columns::new(&schema, &all);
+        for row in &first.rows {
+            let sql = "SELECT \"_id\", \"c0\" FROM \"rec_t\" WHERE \"_id\" = ?";
+            assert!(get_record(&db, sql, row.id, &table, &[0]).is_some());
+            assert!(get_record(&memory, sql, row.id, &table, &[0]).is_none());
+            let found = read::get_record(&db, &table, row.id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                encode_all(&mut NdjsonEncoder(cols.clone()), &[found]),
+                encode_all(&mut NdjsonEncoder(cols.clone()), std::slice::from_ref(row))
+            );
+        }
+        assert!(read::get_record(&db, &table, 99).await.unwrap().is_none());
 
         for (params, csv) in [(vec![], true), (vec![("n", "lt.100")], false)] {
             let params: Vec<(String, String)> = params
