@@ -173,6 +173,9 @@ pub(super) fn get_record(
             None => {
                 // WAL readers do not wait on writers; the timeout covers a checkpoint's restart
                 let conn = open(&path, std::time::Duration::from_secs(1))?;
+                // 8 MiB of pages: the inner pages of the tables' b-trees stay at hand
+                conn.pragma_update(None, "cache_size", -8192)
+                    .map_err(sqlite_error)?;
                 if conns.len() >= LOOKUP_FILES {
                     conns.clear();
                 }
