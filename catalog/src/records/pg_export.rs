@@ -52,10 +52,9 @@ impl RowSource for PgRow {
     fn boolean(&self, at: usize) -> Result<Option<bool>> {
         Ok(self.try_get_unchecked(at)?)
     }
-    fn text(&self, at: usize) -> Result<Option<String>> {
-        Ok(self
-            .try_get_unchecked::<Option<&str>, _>(at)?
-            .map(str::to_owned))
+    fn text_into(&self, at: usize, out: &mut String) -> Result<bool> {
+        let text: Option<&str> = self.try_get_unchecked(at)?;
+        Ok(text.map(|t| out.push_str(t)).is_some())
     }
     fn offset(&self, at: usize) -> Result<Option<i32>> {
         Ok(self.try_get_unchecked(at)?)

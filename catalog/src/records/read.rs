@@ -341,7 +341,8 @@ pub(super) trait RowSource {
     fn int(&self, at: usize) -> Result<Option<i64>>;
     fn num(&self, at: usize) -> Result<Option<f64>>;
     fn boolean(&self, at: usize) -> Result<Option<bool>>;
-    fn text(&self, at: usize) -> Result<Option<String>>;
+    /// Appends a text value to `out`; `false` for null.
+    fn text_into(&self, at: usize, out: &mut String) -> Result<bool>;
     /// A datetime's UTC offset in seconds (an `integer`, `int4` on Postgres).
     fn offset(&self, at: usize) -> Result<Option<i32>>;
 }
@@ -356,8 +357,9 @@ impl RowSource for QueryResult {
     fn boolean(&self, at: usize) -> Result<Option<bool>> {
         Ok(self.try_get_by_index(at)?)
     }
-    fn text(&self, at: usize) -> Result<Option<String>> {
-        Ok(self.try_get_by_index(at)?)
+    fn text_into(&self, at: usize, out: &mut String) -> Result<bool> {
+        let text: Option<String> = self.try_get_by_index(at)?;
+        Ok(text.map(|t| out.push_str(&t)).is_some())
     }
     fn offset(&self, at: usize) -> Result<Option<i32>> {
         Ok(self.try_get_by_index(at)?)
@@ -365,7 +367,7 @@ impl RowSource for QueryResult {
 }
 
 /// Decodes `_id` and the fetched fields of a row laid out by [`select_columns`] into `row`,
-/// replacing its cells (exports reuse one `Row`).
+/// replacing its cells; a text cell reuses the string its slot held (exports reuse one `Row`).
 pub(super) fn decode_into(
     schema: &TableSchema,
     fields: &[usize],
@@ -373,25 +375,35 @@ pub(super) fn decode_into(
     row: &mut Row,
 ) -> Result<()> {
     row.id = r.int(0)?.unwrap_or_default();
-    row.cells.clear();
+    row.cells.resize(fields.len(), Cell::Null);
     let mut at = 1usize;
-    for &i in fields {
-        let cell = match schema.fields[i].field_type {
-            FieldType::Integer => r.int(at)?.map(Cell::Int),
-            FieldType::Number => r.num(at)?.map(Cell::Num),
-            FieldType::Boolean => r.boolean(at)?.map(Cell::Bool),
-            FieldType::String | FieldType::Date => r.text(at)?.map(Cell::Str),
+    for (slot, &i) in row.cells.iter_mut().zip(fields) {
+        *slot = match schema.fields[i].field_type {
+            FieldType::Integer => r.int(at)?.map_or(Cell::Null, Cell::Int),
+            FieldType::Number => r.num(at)?.map_or(Cell::Null, Cell::Num),
+            FieldType::Boolean => r.boolean(at)?.map_or(Cell::Null, Cell::Bool),
+            FieldType::String | FieldType::Date => {
+                let mut text = match std::mem::replace(slot, Cell::Null) {
+                    Cell::Str(s) => s,
+                    _ => String::new(),
+                };
+                text.clear();
+                if r.text_into(at, &mut text)? {
+                    Cell::Str(text)
+                } else {
+                    Cell::Null
+                }
+            }
             FieldType::Datetime => {
                 let micros = r.int(at)?;
                 let off = r.offset(at + 1)?;
                 at += 1;
                 micros
                     .and_then(|m| decode_datetime(m, off))
-                    .map(Cell::DateTime)
+                    .map_or(Cell::Null, Cell::DateTime)
             }
         };
         at += 1;
-        row.cells.push(cell.unwrap_or(Cell::Null));
     }
     Ok(())
 }

@@ -229,8 +229,15 @@ impl RowSource for SqlRow<'_> {
     fn boolean(&self, at: usize) -> Result<Option<bool>> {
         self.get(at).map_err(sqlite_error)
     }
-    fn text(&self, at: usize) -> Result<Option<String>> {
-        self.get(at).map_err(sqlite_error)
+    fn text_into(&self, at: usize, out: &mut String) -> Result<bool> {
+        match self.get_ref(at).map_err(sqlite_error)? {
+            rusqlite::types::ValueRef::Null => Ok(false),
+            value => {
+                let text = value.as_str().map_err(|e| sqlite_error(e.into()))?;
+                out.push_str(text);
+                Ok(true)
+            }
+        }
     }
     fn offset(&self, at: usize) -> Result<Option<i32>> {
         self.get(at).map_err(sqlite_error)
