@@ -45,6 +45,67 @@ pub struct Row {
     pub cells: Vec<Cell>,
 }
 
+impl Row {
+    /// An empty row to decode `fields` cells into.
+    pub(super) fn for_fields(fields: usize) -> Self {
+        Self {
+            id: 0,
+            cells: Vec::with_capacity(fields),
+        }
+    }
+}
+
+/// Bytes per chunk an export hands to the response.
+const CHUNK: usize = 128 * 1024;
+
+/// An export's output: encoded rows gathered into chunks of about [`CHUNK`] bytes. Shared by
+/// the async exports ([`pump`]) and SQLite's blocking one (`sqlite_direct`).
+pub(super) struct Chunker<E> {
+    encoder: E,
+    buf: Vec<u8>,
+    /// The row each fetched row is decoded into (its strings are reused).
+    pub row: Row,
+}
+
+impl<E: super::encode::RowEncoder> Chunker<E> {
+    pub(super) fn new(mut encoder: E, fields: usize) -> Self {
+        let mut buf = Vec::with_capacity(CHUNK + 4096);
+        encoder.start(&mut buf);
+        Self {
+            encoder,
+            buf,
+            row: Row::for_fields(fields),
+        }
+    }
+
+    /// Encodes [`Self::row`]; answers a chunk when one is full.
+    pub(super) fn encode_row(&mut self) -> Option<bytes::Bytes> {
+        self.encoder.row(&mut self.buf, &self.row);
+        (self.buf.len() >= CHUNK).then(|| {
+            bytes::Bytes::from(std::mem::replace(
+                &mut self.buf,
+                Vec::with_capacity(CHUNK + 4096),
+            ))
+        })
+    }
+
+    /// What to send last for an export that ended with `result` (`Ok(false)`: the client went
+    /// away, nothing): the rest of the output, or the error that stopped it.
+    pub(super) fn end(mut self, result: Result<bool>) -> Option<Result<bytes::Bytes>> {
+        match result {
+            Ok(true) => {
+                self.encoder.finish(&mut self.buf);
+                Some(Ok(bytes::Bytes::from(self.buf)))
+            }
+            Ok(false) => None,
+            Err(e) => {
+                tracing::error!(error = ?e, "export failed mid-stream");
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 /// Which fields a statement fetches: the output ones first, then sort keys not in the output.
 #[derive(Debug, Clone)]
 pub struct Fetch {
@@ -409,10 +470,7 @@ pub(super) fn decode_into(
 }
 
 fn decode_row(schema: &TableSchema, fields: &[usize], r: &QueryResult) -> Result<Row> {
-    let mut row = Row {
-        id: 0,
-        cells: Vec::with_capacity(fields.len()),
-    };
+    let mut row = Row::for_fields(fields.len());
     decode_into(schema, fields, r, &mut row)?;
     Ok(row)
 }
@@ -802,49 +860,31 @@ where
     }))
 }
 
-/// Encodes `rows` into 128 KiB chunks sent to `tx` (then an error, if one happens); returns
-/// when the rows end or the receiver is gone.
+/// Encodes `rows` into chunks sent to `tx` (then an error, if one happens); returns when the
+/// rows end or the receiver is gone.
 async fn pump<R: RowSource, E: super::encode::RowEncoder>(
     rows: impl futures::Stream<Item = Result<R>>,
     table: &VersionTable,
     fields: &[usize],
-    mut encoder: E,
+    encoder: E,
     tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
 ) {
-    const CHUNK: usize = 128 * 1024;
-    let mut buf = Vec::with_capacity(CHUNK + 4096);
-    encoder.start(&mut buf);
-    let result: Result<()> = async {
+    let mut out = Chunker::new(encoder, fields.len());
+    let result = async {
         let mut rows = std::pin::pin!(rows);
-        let mut row = Row {
-            id: 0,
-            cells: Vec::with_capacity(fields.len()),
-        };
         while let Some(r) = rows.next().await {
-            decode_into(table.schema(), fields, &r?, &mut row)?;
-            encoder.row(&mut buf, &row);
-            if buf.len() >= CHUNK {
-                let chunk = bytes::Bytes::from(std::mem::replace(
-                    &mut buf,
-                    Vec::with_capacity(CHUNK + 4096),
-                ));
+            decode_into(table.schema(), fields, &r?, &mut out.row)?;
+            if let Some(chunk) = out.encode_row() {
                 if tx.send(Ok(chunk)).await.is_err() {
-                    return Ok(()); // the client went away
+                    return Ok(false); // the client went away
                 }
             }
         }
-        Ok(())
+        Ok(true)
     }
     .await;
-    match result {
-        Ok(()) => {
-            encoder.finish(&mut buf);
-            let _ = tx.send(Ok(bytes::Bytes::from(buf))).await;
-        }
-        Err(e) => {
-            tracing::error!(error = ?e, "export failed mid-stream");
-            let _ = tx.send(Err(e)).await;
-        }
+    if let Some(last) = out.end(result) {
+        let _ = tx.send(last).await;
     }
 }
 

@@ -20,11 +20,8 @@ use sea_orm::{ConnectionTrait as _, DatabaseBackend, DatabaseConnection, Stateme
 use sea_query::Value;
 
 use super::encode::RowEncoder;
-use super::read::{decode_into, Row, RowSource, VersionTable};
+use super::read::{decode_into, Chunker, Row, RowSource, VersionTable};
 use crate::error::{CatalogError, Result};
-
-/// Bytes per chunk handed to the response.
-const CHUNK: usize = 128 * 1024;
 
 /// Exports running at once, each on a blocking thread with its own connection (the pool's 16
 /// connections bounded them before); more wait their turn.
@@ -82,11 +79,10 @@ impl Plan {
         self,
         table: &VersionTable,
         fields: &[usize],
-        mut encoder: E,
+        encoder: E,
         tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
     ) {
-        let mut buf = Vec::with_capacity(CHUNK + 4096);
-        encoder.start(&mut buf);
+        let mut out = Chunker::new(encoder, fields.len());
         let result = (|| -> Result<bool> {
             // SQLite's default page cache (2 MiB) and temporary files: a scan gains little from
             // a bigger cache, and a sort for an unindexed `order` must not grow in memory.
@@ -95,32 +91,18 @@ impl Plan {
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(self.values.iter()))
                 .map_err(sqlite_error)?;
-            let mut row = Row {
-                id: 0,
-                cells: Vec::with_capacity(fields.len()),
-            };
             while let Some(r) = rows.next().map_err(sqlite_error)? {
-                decode_into(table.schema(), fields, r, &mut row)?;
-                encoder.row(&mut buf, &row);
-                if buf.len() >= CHUNK {
-                    let chunk = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 4096));
-                    if tx.blocking_send(Ok(bytes::Bytes::from(chunk))).is_err() {
+                decode_into(table.schema(), fields, r, &mut out.row)?;
+                if let Some(chunk) = out.encode_row() {
+                    if tx.blocking_send(Ok(chunk)).is_err() {
                         return Ok(false); // the client went away
                     }
                 }
             }
             Ok(true)
         })();
-        match result {
-            Ok(true) => {
-                encoder.finish(&mut buf);
-                let _ = tx.blocking_send(Ok(bytes::Bytes::from(buf)));
-            }
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(error = ?e, "export failed mid-stream");
-                let _ = tx.blocking_send(Err(e));
-            }
+        if let Some(last) = out.end(result) {
+            let _ = tx.blocking_send(last);
         }
     }
 }
@@ -187,10 +169,7 @@ pub(super) fn get_record(
         let mut rows = stmt.query([id]).map_err(sqlite_error)?;
         match rows.next().map_err(sqlite_error)? {
             Some(r) => {
-                let mut row = Row {
-                    id: 0,
-                    cells: Vec::with_capacity(fields.len()),
-                };
+                let mut row = Row::for_fields(fields.len());
                 decode_into(table.schema(), fields, r, &mut row)?;
                 Ok(Some(row))
             }
