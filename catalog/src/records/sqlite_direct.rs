@@ -13,11 +13,13 @@
 //!   thread keeps per database file, with the statement prepared once.
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{OpenFlags, Row as SqlRow};
 use sea_orm::{ConnectionTrait as _, DatabaseBackend, DatabaseConnection, Statement};
 use sea_query::Value;
+use sqlx::sqlite::SqliteConnectOptions;
 
 use super::encode::RowEncoder;
 use super::read::{decode_into, Chunker, Row, RowSource, VersionTable};
@@ -41,7 +43,7 @@ impl Plan {
         if db.get_database_backend() != DatabaseBackend::Sqlite {
             return None;
         }
-        let path = file_of(db)?;
+        let path = file_options(db)?.get_filename().to_path_buf();
         let values = match &statement.values {
             Some(v) => v.0.iter().map(sql_value).collect::<Option<Vec<_>>>()?,
             None => vec![],
@@ -107,18 +109,18 @@ impl Plan {
     }
 }
 
-/// The database file of a SQLite pool; `None` for other backends and in-memory databases.
-fn file_of(db: &DatabaseConnection) -> Option<PathBuf> {
+/// The options of a SQLite pool on a file (they name it); `None` for other backends and
+/// in-memory databases.
+fn file_options(db: &DatabaseConnection) -> Option<Arc<SqliteConnectOptions>> {
     if db.get_database_backend() != DatabaseBackend::Sqlite {
         return None;
     }
     let options = db.get_sqlite_connection_pool().connect_options();
-    let path = options.get_filename();
-    let name = path.to_string_lossy();
+    let name = options.get_filename().to_string_lossy();
     if name.is_empty() || name.contains(":memory:") || name.starts_with("file:") {
         return None;
     }
-    Some(path.to_path_buf())
+    Some(options)
 }
 
 fn open(path: &Path, busy: std::time::Duration) -> Result<rusqlite::Connection> {
@@ -148,20 +150,21 @@ pub(super) fn get_record(
     table: &VersionTable,
     fields: &[usize],
 ) -> Option<Result<Option<Row>>> {
-    let path = file_of(db)?;
+    let options = file_options(db)?;
+    let path = options.get_filename();
     Some(LOOKUPS.with_borrow_mut(|conns| {
-        let at = match conns.iter().position(|(p, _)| *p == path) {
+        let at = match conns.iter().position(|(p, _)| p == path) {
             Some(at) => at,
             None => {
                 // WAL readers do not wait on writers; the timeout covers a checkpoint's restart
-                let conn = open(&path, std::time::Duration::from_secs(1))?;
+                let conn = open(path, std::time::Duration::from_secs(1))?;
                 // 8 MiB of pages: the inner pages of the tables' b-trees stay at hand
                 conn.pragma_update(None, "cache_size", -8192)
                     .map_err(sqlite_error)?;
                 if conns.len() >= LOOKUP_FILES {
                     conns.clear();
                 }
-                conns.push((path, conn));
+                conns.push((path.to_path_buf(), conn));
                 conns.len() - 1
             }
         };
