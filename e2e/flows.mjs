@@ -63,6 +63,9 @@ async function searchAndPreview(browser) {
   await page.locator('nav a[href="/datasets"]', { hasText: 'Catalog' }).waitFor();
   await page.click('#lang-switch');
   await page.locator('nav a[href="/datasets"]', { hasText: 'Katalog' }).waitFor();
+  // The nav is translated at once, the page when its re-render has fetched its data: typing
+  // before that went into the old page's box, and the new, empty one was submitted.
+  await page.getByRole('heading', { level: 1, name: 'Data terbuka kota, siap dipakai' }).waitFor();
 
   await page.fill('#home-q', 'jalan');
   await page.press('#home-q', 'Enter');
