@@ -171,6 +171,9 @@ pub struct Version {
     pub access: Access,
     #[serde(skip)]
     pub table_name: String,
+    /// Fields whose values never decrease with `_id` (see `records::Layout::ascending`).
+    #[serde(skip)]
+    pub ascending_fields: Vec<String>,
 }
 
 /// A created (or, for a retried `Idempotency-Key`, found) version and what ingestion noticed.
@@ -694,6 +697,12 @@ impl Catalog {
             id: m.id,
             access: Access::parse(&d.access)?,
             table_name: m.table_name.clone(),
+            // unreadable (never written so) is only a lost optimisation
+            ascending_fields: m
+                .ascending_fields
+                .as_deref()
+                .and_then(|json| serde_json::from_str(json).ok())
+                .unwrap_or_default(),
         })
     }
 
@@ -730,7 +739,11 @@ impl Catalog {
     pub fn version_table(version: &Version, timezone: &str) -> VersionTable {
         VersionTable {
             version_id: version.id,
-            layout: Layout::new(version.table_name.clone(), version.schema.clone()),
+            layout: Layout::stored(
+                version.table_name.clone(),
+                version.schema.clone(),
+                &version.ascending_fields,
+            ),
             timezone: TimeZone::parse(timezone).unwrap_or_default(),
         }
     }
@@ -781,6 +794,9 @@ impl Catalog {
             published_at: Set(None),
             deprecated_at: Set(None),
             sunset: Set(None),
+            ascending_fields: Set(Some(
+                serde_json::to_string(&ingested.layout.ascending_names()).expect("names serialize"),
+            )),
             ..Default::default()
         }
         .insert(&self.db)

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_catalog;
 mod m20261122_000002_developers;
 mod m20261122_000003_usage_flushes;
+mod m20261122_000004_ascending_fields;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_catalog::Migration),
             Box::new(m20261122_000002_developers::Migration),
             Box::new(m20261122_000003_usage_flushes::Migration),
+            Box::new(m20261122_000004_ascending_fields::Migration),
         ]
     }
 }

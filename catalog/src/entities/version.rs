@@ -21,6 +21,8 @@ pub struct Model {
     pub published_at: Option<DateTimeUtc>,
     pub deprecated_at: Option<DateTimeUtc>,
     pub sunset: Option<DateTimeUtc>,
+    /// JSON array of the fields that never decrease with `_id` (see the migration).
+    pub ascending_fields: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

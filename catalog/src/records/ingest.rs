@@ -158,8 +158,65 @@ fn resolve_schema(
     Ok((schema, positions))
 }
 
+/// Finds the fields whose values never decrease from one row to the next and are never null:
+/// sorting by them is sorting by `_id` (see [`Layout::ascending`]). Text is left out, because
+/// Postgres sorts it by the database's collation rather than by bytes.
+struct AscendingFields {
+    /// Per field: the last value while it still ascends, `None` once it does not (or cannot).
+    last: Vec<Option<Cell>>,
+    rows: u64,
+}
+
+impl AscendingFields {
+    fn new(schema: &TableSchema) -> Self {
+        let last = schema
+            .fields
+            .iter()
+            .map(|f| match f.field_type {
+                FieldType::String => None,
+                _ if f.nullable => None,
+                _ => Some(Cell::Null),
+            })
+            .collect();
+        Self { last, rows: 0 }
+    }
+
+    fn observe(&mut self, row: &[Cell]) {
+        for (last, cell) in self.last.iter_mut().zip(row) {
+            let Some(prev) = last else { continue };
+            let in_order = match (&*prev, cell) {
+                (_, Cell::Null) => false,
+                (Cell::Null, _) => true,
+                (Cell::Int(a), Cell::Int(b)) => a <= b,
+                // false for NaN
+                (Cell::Num(a), Cell::Num(b)) => a <= b,
+                (Cell::Bool(a), Cell::Bool(b)) => a <= b,
+                (Cell::Date(a), Cell::Date(b)) => a <= b,
+                // as stored: microseconds since the epoch
+                (Cell::DateTime(a), Cell::DateTime(b)) => {
+                    a.timestamp_micros() <= b.timestamp_micros()
+                }
+                _ => false,
+            };
+            *last = in_order.then(|| cell.clone());
+        }
+        self.rows += 1;
+    }
+
+    /// The ascending fields' positions; none for an empty file (nothing was seen).
+    fn fields(&self) -> Vec<usize> {
+        if self.rows == 0 {
+            return vec![];
+        }
+        (0..self.last.len())
+            .filter(|i| self.last[*i].is_some())
+            .collect()
+    }
+}
+
 /// Parses raw rows into typed batches and hands them to the loader.
 struct ParseSink {
+    ascending: AscendingFields,
     schema: TableSchema,
     positions: Vec<usize>,
     tz: TimeZone,
@@ -191,6 +248,7 @@ impl RowSink for ParseSink {
             };
             row.push(cell);
         }
+        self.ascending.observe(&row);
         self.batch.push(row);
         if self.batch.len() >= BATCH_ROWS {
             self.flush()?;
@@ -227,6 +285,7 @@ pub async fn ingest(
         let req = req.clone();
         tokio::task::spawn_blocking(move || {
             let mut sink = ParseSink {
+                ascending: AscendingFields::new(&schema),
                 schema,
                 positions,
                 tz: req.timezone,
@@ -234,7 +293,8 @@ pub async fn ingest(
                 tx,
             };
             read_rows(&req.path, req.format, &mut sink)?;
-            sink.flush()
+            sink.flush()?;
+            Ok(sink.ascending.fields())
         })
     };
     progress.phase("loading", scan.rows);
@@ -246,7 +306,7 @@ pub async fn ingest(
     let produced = producer
         .await
         .map_err(|e| CatalogError::Internal(e.to_string()))?;
-    let rows = match (loaded, produced) {
+    let (rows, ascending) = match (loaded, produced) {
         // The loader failed first; the producer only saw the channel close.
         (Err(e), _) => return Err(e),
         // A parse error closes the channel early, so the loader committed a partial table.
@@ -254,8 +314,10 @@ pub async fn ingest(
             drop_table(db, &layout).await;
             return Err(e);
         }
-        (Ok(rows), Ok(())) => rows,
+        (Ok(rows), Ok(ascending)) => (rows, ascending),
     };
+    let mut layout = layout;
+    layout.ascending = ascending;
     debug_assert_eq!(rows, scan.rows);
     Ok(Ingested {
         layout,

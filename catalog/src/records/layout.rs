@@ -16,11 +16,39 @@ const MAX_INDEXED_TEXT: usize = 96;
 pub struct Layout {
     pub table: String,
     pub schema: TableSchema,
+    /// Fields (by position) whose values never decrease as `_id` grows and are never null, as
+    /// ingestion found them: ordering by them is ordering by `_id`. Empty when not known.
+    pub ascending: Vec<usize>,
 }
 
 impl Layout {
     pub fn new(table: String, schema: TableSchema) -> Self {
-        Self { table, schema }
+        Self {
+            table,
+            schema,
+            ascending: vec![],
+        }
+    }
+
+    /// The layout of a stored version: `ascending` names the fields found ascending.
+    pub fn stored(table: String, schema: TableSchema, ascending: &[String]) -> Self {
+        let ascending = ascending
+            .iter()
+            .filter_map(|name| schema.field_index(name))
+            .collect();
+        Self {
+            table,
+            schema,
+            ascending,
+        }
+    }
+
+    /// The names of the ascending fields, as stored with the version.
+    pub fn ascending_names(&self) -> Vec<&str> {
+        self.ascending
+            .iter()
+            .map(|i| self.schema.fields[*i].name.as_str())
+            .collect()
     }
 
     pub fn fresh_table_name() -> String {

@@ -9,6 +9,7 @@ pub mod examples;
 pub mod ingest;
 pub mod layout;
 mod pg_export;
+mod plan;
 pub mod query;
 pub mod read;
 pub mod source;

@@ -14,6 +14,7 @@ use sea_query::{
 
 use super::cursor::{self, CursorKey, CursorPayload};
 use super::layout::Layout;
+use super::plan::{choose_access, fts_match, table_stats, Access, HIT};
 use super::query::{
     col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection,
 };
@@ -179,19 +180,7 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
-/// How the WHERE clause may be served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    /// Let the database pick indexes for the filters.
-    Free,
-    /// SQLite only: make filters on other columns unindexable (`+col`), so the index of the
-    /// first sort column (this one; its own range filters stay indexable) is walked in order
-    /// and the scan stops at the page's end. Chosen when the filters match many rows, which
-    /// SQLite's planner cannot see (it would sort them all).
-    WalkOrderIndex(ColRef),
-}
-
-fn filter_expr(backend: DatabaseBackend, f: &Filter, access: Access) -> SimpleExpr {
+pub(super) fn filter_expr(backend: DatabaseBackend, f: &Filter, access: Access) -> SimpleExpr {
     let c = match access {
         Access::WalkOrderIndex(walked) if walked != f.col => {
             Expr::expr(Expr::cust_with_expr("+?", col_expr(f.col)))
@@ -248,21 +237,22 @@ fn selection_condition(
             }
             _ => {
                 let fts = table.layout.fts_table();
-                let matches = Expr::cust_with_values(
-                    format!("\"{fts}\" MATCH ?"),
-                    [Value::String(Some(Box::new(fts_matcher(&sel.q))))],
-                );
-                cond = cond.add(match access {
+                let matches = fts_match(&fts, &sel.q);
+                let in_matches = match access {
+                    // the matches are the rows the statement starts from (`build_select`)
+                    Access::WalkMatches(_) => None,
                     // few matches: the matching rowids, looked up by key
-                    Access::Free => col("_id".into()).in_subquery(
-                        Query::select()
-                            .expr(Expr::cust("rowid"))
-                            .from(Alias::new(&fts))
-                            .and_where(matches)
-                            .to_owned(),
+                    Access::Free => Some(
+                        col("_id".into()).in_subquery(
+                            Query::select()
+                                .expr(Expr::cust("rowid"))
+                                .from(Alias::new(&fts))
+                                .and_where(matches)
+                                .to_owned(),
+                        ),
                     ),
                     // many: each row met on the sort index asks the index for its own rowid
-                    Access::WalkOrderIndex(_) => Expr::exists(
+                    Access::WalkOrderIndex(_) => Some(Expr::exists(
                         Query::select()
                             .expr(Expr::val(1))
                             .from(Alias::new(&fts))
@@ -272,15 +262,18 @@ fn selection_condition(
                             )))
                             .and_where(matches)
                             .to_owned(),
-                    ),
-                });
+                    )),
+                };
+                if let Some(e) = in_matches {
+                    cond = cond.add(e);
+                }
             }
         }
     }
     Ok(cond)
 }
 
-fn is_nullable(schema: &TableSchema, c: ColRef) -> bool {
+pub(super) fn is_nullable(schema: &TableSchema, c: ColRef) -> bool {
     match c {
         ColRef::Id => false,
         ColRef::Field(i) => schema.fields[i].nullable,
@@ -485,7 +478,23 @@ fn build_select(
 ) -> Result<SelectStatement> {
     let schema = table.schema();
     let mut stmt = Query::select();
-    stmt.from(Alias::new(&table.layout.table));
+    if let Access::WalkMatches(_) = access {
+        // `(SELECT rowid AS _hit FROM fts WHERE fts MATCH ?) CROSS JOIN t ON t._id = _hit`:
+        // CROSS JOIN keeps the index outside; the subquery names nothing a field could name.
+        let fts = table.layout.fts_table();
+        let hits = Query::select()
+            .expr_as(Expr::cust("rowid"), Alias::new(HIT))
+            .from(Alias::new(&fts))
+            .and_where(fts_match(&fts, &query.selection.q))
+            .to_owned();
+        stmt.from_subquery(hits, Alias::new("h")).cross_join(
+            Alias::new(&table.layout.table),
+            Expr::col((Alias::new(&table.layout.table), Alias::new("_id")))
+                .equals((Alias::new("h"), Alias::new(HIT))),
+        );
+    } else {
+        stmt.from(Alias::new(&table.layout.table));
+    }
     select_columns(&mut stmt, schema, &fetch.fields);
     stmt.cond_where(selection_condition(
         backend,
@@ -505,9 +514,33 @@ fn build_select(
             .zip(&p.k)
             .map(|(t, v)| cursor_value(col_type(schema, t.col), v))
             .collect::<Result<Vec<_>>>()?;
-        stmt.cond_where(keyset_condition(schema, query, &values));
+        if let Access::WalkMatches(dir) = access {
+            // the last key is `_id` (see `id_order`)
+            let last = values.last().cloned().flatten().ok_or_else(|| {
+                CatalogError::bad_request(
+                    "the cursor is not valid: use next_cursor exactly as given",
+                )
+            })?;
+            let hit = Expr::col(Alias::new(HIT));
+            stmt.and_where(match dir {
+                Dir::Asc => hit.gt(last),
+                Dir::Desc => hit.lt(last),
+            });
+        } else {
+            stmt.cond_where(keyset_condition(schema, query, &values));
+        }
     }
-    apply_order(&mut stmt, schema, query);
+    if let Access::WalkMatches(dir) = access {
+        stmt.order_by(
+            Alias::new(HIT),
+            match dir {
+                Dir::Asc => Order::Asc,
+                Dir::Desc => Order::Desc,
+            },
+        );
+    } else {
+        apply_order(&mut stmt, schema, query);
+    }
     if query.offset > 0 {
         stmt.offset(u64::from(query.offset));
     }
@@ -528,184 +561,21 @@ fn decode_cursor(
     Ok((hash, payload))
 }
 
-/// An FTS5 query: every word, each quoted (so operators in the input are only words).
-fn fts_matcher(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| format!("\"{w}\""))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Past this many matches, walking the sort index beats sorting the matches.
-const MANY_MATCHES: u64 = 5000;
-/// When the statistics promise many matches, a probe only makes sure there are at least this
-/// many (correlated columns can make the estimate wrong, down to no match at all).
-const FEW_MATCHES: u64 = 200;
-
-/// What `sqlite_stat1` says of a record table (a full `ANALYZE` at the end of ingestion).
-#[derive(Debug, Default)]
-struct TableStats {
-    rows: f64,
-    /// Column name → average rows per distinct value (the first number after the row count).
-    per_value: std::collections::HashMap<String, f64>,
-}
-
-impl TableStats {
-    /// `sqlite_stat1` rows `(idx, stat)` of a table whose indexes are named `{table}_{column}`.
-    fn parse(table: &str, rows: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut stats = TableStats::default();
-        let prefix = format!("{table}_");
-        for (idx, stat) in rows {
-            let Some(column) = idx.strip_prefix(&prefix) else {
-                continue;
-            };
-            let mut numbers = stat.split(' ').map(str::parse::<f64>);
-            if let (Some(Ok(n)), Some(Ok(per_value))) = (numbers.next(), numbers.next()) {
-                stats.rows = stats.rows.max(n);
-                stats
-                    .per_value
-                    .insert(column.to_owned(), per_value.max(1.0));
-            }
-        }
-        stats
-    }
-
-    /// Matches of equality and `in` filters, taking the columns as independent; `None` when a
-    /// filter has another operator or its column has no statistics.
-    fn estimate(&self, filters: &[&Filter]) -> Option<f64> {
-        if self.rows < 1.0 {
-            return None;
-        }
-        let mut matches = self.rows;
-        for f in filters {
-            let ColRef::Field(i) = f.col else {
-                return None;
-            };
-            let per_value = *self.per_value.get(&Layout::col(i))?;
-            let values = match f.op {
-                Op::Eq => 1.0,
-                Op::In => f.values.len() as f64,
-                _ => return None,
-            };
-            matches *= (per_value * values / self.rows).min(1.0);
-        }
-        Some(matches)
-    }
-}
-
-/// The statistics of a record table, read once per process: tables are immutable once loaded.
-async fn table_stats(db: &DatabaseConnection, table: &str) -> Option<std::sync::Arc<TableStats>> {
-    use std::collections::HashMap;
-    use std::sync::{Arc, LazyLock, Mutex};
-    static STATS: LazyLock<Mutex<HashMap<String, Arc<TableStats>>>> =
-        LazyLock::new(|| Mutex::new(HashMap::new()));
-    if let Some(s) = STATS.lock().ok()?.get(table) {
-        return Some(Arc::clone(s));
-    }
-    // no sqlite_stat1 (never analysed) is no statistics, not an error
-    let rows = db
-        .query_all(sea_orm::Statement::from_sql_and_values(
-            DatabaseBackend::Sqlite,
-            "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?",
-            [Value::String(Some(Box::new(table.to_owned())))],
-        ))
-        .await
-        .ok()?;
-    let pairs = rows.iter().filter_map(|r| {
-        Some((
-            r.try_get_by_index::<String>(0).ok()?,
-            r.try_get_by_index::<String>(1).ok()?,
-        ))
-    });
-    let stats = Arc::new(TableStats::parse(table, pairs));
-    let mut cache = STATS.lock().ok()?;
-    if cache.len() >= 10_000 {
-        cache.clear();
-    }
-    cache.insert(table.to_owned(), Arc::clone(&stats));
-    Some(stats)
-}
-
-/// On SQLite, when a page is sorted by an indexed, non-null column and also filtered, counts the
-/// matches up to [`MANY_MATCHES`] (an index probe of at most that many entries): few matches are
-/// best found by their filter index and sorted; many are best met by walking the sort index.
-async fn choose_access(
+/// The statement of a page (one row more than the page, to know whether another follows), with
+/// the query's cursor hash and what it fetches.
+pub(super) async fn page_statement(
     db: &DatabaseConnection,
+    key: &CursorKey,
     table: &VersionTable,
     query: &RecordQuery,
-) -> Result<Access> {
+) -> Result<(String, Fetch, sea_orm::Statement)> {
     let backend = db.get_database_backend();
-    let sel = &query.selection;
-    if backend != DatabaseBackend::Sqlite || (sel.filters.is_empty() && sel.q.is_empty()) {
-        return Ok(Access::Free);
-    }
-    let schema = table.schema();
-    let walked = match query.order.first().map(|t| t.col) {
-        // text columns are indexed only when short, which the schema does not record
-        Some(c @ ColRef::Field(i))
-            if !is_nullable(schema, c) && schema.fields[i].field_type != FieldType::String =>
-        {
-            c
-        }
-        _ => return Ok(Access::Free),
-    };
-    // Filters on the sort column alone are already a range of its index.
-    if sel.q.is_empty() && sel.filters.iter().all(|f| f.col == walked) {
-        return Ok(Access::Free);
-    }
-    // Each part is probed alone (capped): the other columns' filters, then the words. Walking
-    // pays when every part matches many rows. When the statistics already say the filters match
-    // many, the probe only checks for a few (counting thousands through a filter index costs
-    // more than the page itself).
-    let others: Vec<&Filter> = sel.filters.iter().filter(|f| f.col != walked).collect();
-    if !others.is_empty() {
-        let stats = table_stats(db, &table.layout.table).await;
-        let cap = match stats.and_then(|s| s.estimate(&others)) {
-            Some(e) if e >= MANY_MATCHES as f64 => FEW_MATCHES,
-            _ => MANY_MATCHES,
-        };
-        let mut cond = Condition::all();
-        for f in others {
-            cond = cond.add(filter_expr(backend, f, Access::Free));
-        }
-        let probe = Query::select()
-            .expr(Expr::val(1))
-            .from(Alias::new(&table.layout.table))
-            .cond_where(cond)
-            .limit(cap)
-            .to_owned();
-        if count_capped(db, backend.build(&probe)).await? < cap {
-            return Ok(Access::Free);
-        }
-    }
-    if !sel.q.is_empty() {
-        let fts = table.layout.fts_table();
-        let probe = Query::select()
-            .expr(Expr::val(1))
-            .from(Alias::new(&fts))
-            .and_where(Expr::cust_with_values(
-                format!("\"{fts}\" MATCH ?"),
-                [Value::String(Some(Box::new(fts_matcher(&sel.q))))],
-            ))
-            .limit(MANY_MATCHES)
-            .to_owned();
-        if count_capped(db, backend.build(&probe)).await? < MANY_MATCHES {
-            return Ok(Access::Free);
-        }
-    }
-    Ok(Access::WalkOrderIndex(walked))
-}
-
-async fn count_capped(db: &DatabaseConnection, mut stmt: sea_orm::Statement) -> Result<u64> {
-    stmt.sql = format!("SELECT count(*) FROM ({})", stmt.sql);
-    Ok(db
-        .query_one(stmt)
-        .await?
-        .map(|r| r.try_get_by_index::<i64>(0))
-        .transpose()?
-        .unwrap_or(0)
-        .max(0) as u64)
+    let (hash, after) = decode_cursor(key, table, query)?;
+    let fetch = Fetch::new(table, query);
+    let access = choose_access(db, table, query).await?;
+    let mut stmt = build_select(backend, table, query, &fetch, after.as_ref(), access)?;
+    stmt.limit(u64::from(query.page_size()) + 1);
+    Ok((hash, fetch, backend.build(&stmt)))
 }
 
 /// One page of records, with the next cursor and, when asked, the total.
@@ -716,14 +586,9 @@ pub async fn query_page(
     table: &VersionTable,
     query: &RecordQuery,
 ) -> Result<Page> {
-    let backend = db.get_database_backend();
-    let (hash, after) = decode_cursor(key, table, query)?;
-    let fetch = Fetch::new(table, query);
-    let access = choose_access(db, table, query).await?;
-    let mut stmt = build_select(backend, table, query, &fetch, after.as_ref(), access)?;
+    let (hash, fetch, statement) = page_statement(db, key, table, query).await?;
     let limit = query.page_size();
-    stmt.limit(u64::from(limit) + 1);
-    let results = db.query_all(backend.build(&stmt)).await?;
+    let results = db.query_all(statement).await?;
     let mut rows = results
         .iter()
         .map(|r| decode_row(table.schema(), &fetch.fields, r))
@@ -1009,80 +874,4 @@ pub async fn aggregate(
         out.push(obj);
     }
     Ok(out)
-}
-#[cfg(test)]
-mod plan_tests {
-    use super::*;
-
-    #[test]
-    fn walking_the_order_index_makes_filter_columns_unindexable() {
-        let f = Filter {
-            col: ColRef::Field(1),
-            op: Op::Eq,
-            values: vec![Cell::Str("a".into())],
-        };
-        let q = |access| {
-            Query::select()
-                .expr(Expr::val(1))
-                .from(Alias::new("t"))
-                .and_where(filter_expr(DatabaseBackend::Sqlite, &f, access))
-                .to_string(sea_query::SqliteQueryBuilder)
-        };
-        assert_eq!(q(Access::Free), r#"SELECT 1 FROM "t" WHERE "c1" = 'a'"#);
-        assert_eq!(
-            q(Access::WalkOrderIndex(ColRef::Field(0))),
-            r#"SELECT 1 FROM "t" WHERE (+"c1") = 'a'"#
-        );
-        // a filter on the walked column stays a range of its index
-        assert_eq!(
-            q(Access::WalkOrderIndex(ColRef::Field(1))),
-            r#"SELECT 1 FROM "t" WHERE "c1" = 'a'"#
-        );
-    }
-}
-
-#[cfg(test)]
-mod stats_tests {
-    use super::*;
-
-    fn eq(i: usize) -> Filter {
-        Filter {
-            col: ColRef::Field(i),
-            op: Op::Eq,
-            values: vec![Cell::Str("x".into())],
-        }
-    }
-
-    #[test]
-    fn matches_are_estimated_from_sqlite_stat1_for_equalities_only() {
-        let stats = TableStats::parse(
-            "rec_1",
-            [
-                ("rec_1_c2".to_owned(), "1000000 166667 1".to_owned()),
-                ("rec_1_c3".to_owned(), "1000000 90910 1".to_owned()),
-                ("rec_1_fts".to_owned(), "junk".to_owned()),
-                ("other_c9".to_owned(), "5 5 1".to_owned()),
-            ],
-        );
-        let (district, category) = (eq(2), eq(3));
-        let both = stats.estimate(&[&district, &category]).unwrap();
-        assert!((both - 15_151.6).abs() < 1.0, "{both}");
-        let two_districts = Filter {
-            op: Op::In,
-            values: vec![Cell::Str("a".into()), Cell::Str("b".into())],
-            ..eq(2)
-        };
-        assert!((stats.estimate(&[&two_districts]).unwrap() - 333_334.0).abs() < 1.0);
-        let range = Filter {
-            op: Op::Gt,
-            ..eq(2)
-        };
-        assert_eq!(stats.estimate(&[&range]), None, "ranges are probed");
-        assert_eq!(
-            stats.estimate(&[&eq(7)]),
-            None,
-            "no statistics, no estimate"
-        );
-        assert_eq!(TableStats::default().estimate(&[&district]), None);
-    }
 }

@@ -1,4 +1,5 @@
 //! Every row of the contract's Records table, checked against the test's own computation.
+use sea_orm::ConnectionTrait as _;
 use serde_json::Value;
 
 use crate::helpers::{assert_problem, ids, spawn_app, Report};
@@ -463,5 +464,71 @@ async fn many_matches_sorted_by_an_indexed_column_page_correctly() {
             .await;
         let got: Vec<i64> = ids(&first).into_iter().chain(ids(&second)).collect();
         assert_eq!(got, expected, "{query}");
+    }
+}
+
+/// Fields whose values ascend with the rows are found at load and kept with the version (SQLite
+/// then walks the full-text matches in that order instead of sorting them); pages ordered by
+/// them, followed by cursor to the end, are the test's own order on both backends.
+#[tokio::test]
+async fn search_pages_ordered_by_fields_ascending_with_the_rows_follow_their_cursors() {
+    let app = spawn_app().await;
+    let token = app.create_dataset("dinas-pu", "urut").await;
+    let mut csv = String::from("seq,day,rank,note\n");
+    let mut rows = vec![];
+    for i in 1..=600i64 {
+        let day = format!("2024-03-{:02}", 1 + i / 30);
+        let note = if i % 3 == 0 { "banjir" } else { "jalan" };
+        csv.push_str(&format!("{},{day},{},{note}\n", i * 2, 700 - i));
+        rows.push((i, i * 2, day, note));
+    }
+    let res = app
+        .upload("dinas-pu", "urut", &token, "text/csv", csv.into_bytes())
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    app.publish("dinas-pu", "urut", &token, 1).await;
+
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let stored = db
+        .query_one(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT ascending_fields FROM versions WHERE table_name LIKE 'rec_%' ORDER BY id DESC",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<String>(0)
+        .unwrap();
+    assert_eq!(stored, r#"["seq","day"]"#);
+
+    let base = "/v1/datasets/dinas-pu/urut/versions/1/records?q=banjir&limit=45";
+    let matches: Vec<_> = rows.iter().filter(|r| r.3 == "banjir").collect();
+    let by =
+        |key: fn(&&(i64, i64, String, &str), &&(i64, i64, String, &str)) -> std::cmp::Ordering| {
+            let mut m = matches.clone();
+            m.sort_by(key);
+            m.iter().map(|r| r.0).collect::<Vec<i64>>()
+        };
+    for (order, want) in [
+        ("seq.asc", by(|a, b| a.1.cmp(&b.1))),
+        ("seq.desc", by(|a, b| b.1.cmp(&a.1))),
+        (
+            "day.desc,seq.desc",
+            by(|a, b| (&b.2, b.1).cmp(&(&a.2, a.1))),
+        ),
+        ("day.asc,seq.desc", by(|a, b| (&a.2, b.1).cmp(&(&b.2, a.1)))),
+        ("rank.asc", by(|a, b| b.0.cmp(&a.0))),
+    ] {
+        let mut got = vec![];
+        let mut url = format!("{base}&order={order}");
+        loop {
+            let page = app.get_json(&url).await;
+            got.extend(ids(&page));
+            match page["next_cursor"].as_str() {
+                Some(c) => url = format!("{base}&order={order}&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(got, want, "{order}");
     }
 }
