@@ -334,6 +334,7 @@ mod walk_tests {
 
     /// A row of the test file: `(_id, seq, day, rank, kind, note)`.
     type Rec = (i64, i64, chrono::NaiveDate, i64, &'static str, &'static str);
+    type Cmp = Box<dyn Fn(&Rec, &Rec) -> std::cmp::Ordering>;
 
     fn rows() -> Vec<Rec> {
         let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
@@ -389,11 +390,7 @@ mod walk_tests {
         let key = CursorKey::derive(b"test");
         let by_seq = |r: &Rec| r.1;
         let banjir = |r: &Rec| r.5.contains("banjir");
-        let cases: Vec<(
-            &str,
-            Option<Dir>,
-            Box<dyn Fn(&Rec, &Rec) -> std::cmp::Ordering>,
-        )> = vec![
+        let cases: Vec<(&str, Option<Dir>, Cmp)> = vec![
             (
                 "order=seq.asc",
                 Some(Dir::Asc),

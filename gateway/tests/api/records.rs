@@ -503,12 +503,12 @@ async fn search_pages_ordered_by_fields_ascending_with_the_rows_follow_their_cur
 
     let base = "/v1/datasets/dinas-pu/urut/versions/1/records?q=banjir&limit=45";
     let matches: Vec<_> = rows.iter().filter(|r| r.3 == "banjir").collect();
-    let by =
-        |key: fn(&&(i64, i64, String, &str), &&(i64, i64, String, &str)) -> std::cmp::Ordering| {
-            let mut m = matches.clone();
-            m.sort_by(key);
-            m.iter().map(|r| r.0).collect::<Vec<i64>>()
-        };
+    type Rec<'a> = &'a (i64, i64, String, &'a str);
+    let by = |key: fn(&Rec, &Rec) -> std::cmp::Ordering| {
+        let mut m = matches.clone();
+        m.sort_by(key);
+        m.iter().map(|r| r.0).collect::<Vec<i64>>()
+    };
     for (order, want) in [
         ("seq.asc", by(|a, b| a.1.cmp(&b.1))),
         ("seq.desc", by(|a, b| b.1.cmp(&a.1))),
