@@ -588,11 +588,16 @@ pub async fn query_page(
 ) -> Result<Page> {
     let (hash, fetch, statement) = page_statement(db, key, table, query).await?;
     let limit = query.page_size();
-    let results = db.query_all(statement).await?;
-    let mut rows = results
-        .iter()
-        .map(|r| decode_row(table.schema(), &fetch.fields, r))
-        .collect::<Result<Vec<_>>>()?;
+    let mut rows =
+        match super::sqlite_direct::query_rows(db, &statement, table, &fetch.fields).await {
+            Some(rows) => rows?,
+            None => db
+                .query_all(statement)
+                .await?
+                .iter()
+                .map(|r| decode_row(table.schema(), &fetch.fields, r))
+                .collect::<Result<Vec<_>>>()?,
+        };
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         let last = rows.last().expect("a full page");

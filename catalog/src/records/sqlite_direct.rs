@@ -11,6 +11,9 @@
 //! - **One record by `_id`**: a primary-key lookup reads a few pages, less work than the two
 //!   thread hand-offs around it. It runs on the calling thread, through a connection each
 //!   thread keeps per database file, with the statement prepared once.
+//! - **Pages**: a page of 100 rows made 100 hand-offs (profiled on a full-text page, a third of
+//!   the CPU went to context switches in the channel). A page runs on a blocking thread, through
+//!   that thread's connection, and comes back whole: one hand-off. At most 16 run at once.
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -133,11 +136,37 @@ fn open(path: &Path, busy: std::time::Duration) -> Result<rusqlite::Connection> 
     Ok(conn)
 }
 
-/// Database files a thread keeps a lookup connection to (more empties the list).
-const LOOKUP_FILES: usize = 4;
+/// Database files a thread keeps a connection to (more empties the list).
+const THREAD_FILES: usize = 4;
 
 thread_local! {
-    static LOOKUPS: RefCell<Vec<(PathBuf, rusqlite::Connection)>> = const { RefCell::new(Vec::new()) };
+    static CONNECTIONS: RefCell<Vec<(PathBuf, rusqlite::Connection)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's read-only connection to the database file at `path`, opening it
+/// the first time. Statements prepared with `prepare_cached` stay prepared on it.
+fn with_connection<T>(
+    path: &Path,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+) -> Result<T> {
+    CONNECTIONS.with_borrow_mut(|conns| {
+        let at = match conns.iter().position(|(p, _)| p == path) {
+            Some(at) => at,
+            None => {
+                // WAL readers do not wait on writers; the timeout covers a checkpoint's restart
+                let conn = open(path, std::time::Duration::from_secs(1))?;
+                // 8 MiB of pages: the inner pages of the tables' b-trees stay at hand
+                conn.pragma_update(None, "cache_size", -8192)
+                    .map_err(sqlite_error)?;
+                if conns.len() >= THREAD_FILES {
+                    conns.clear();
+                }
+                conns.push((path.to_path_buf(), conn));
+                conns.len() - 1
+            }
+        };
+        f(&conns[at].1)
+    })
 }
 
 /// One record by `_id` when `db` is a SQLite file, read on this thread (see the module's
@@ -151,24 +180,8 @@ pub(super) fn get_record(
     fields: &[usize],
 ) -> Option<Result<Option<Row>>> {
     let options = file_options(db)?;
-    let path = options.get_filename();
-    Some(LOOKUPS.with_borrow_mut(|conns| {
-        let at = match conns.iter().position(|(p, _)| p == path) {
-            Some(at) => at,
-            None => {
-                // WAL readers do not wait on writers; the timeout covers a checkpoint's restart
-                let conn = open(path, std::time::Duration::from_secs(1))?;
-                // 8 MiB of pages: the inner pages of the tables' b-trees stay at hand
-                conn.pragma_update(None, "cache_size", -8192)
-                    .map_err(sqlite_error)?;
-                if conns.len() >= LOOKUP_FILES {
-                    conns.clear();
-                }
-                conns.push((path.to_path_buf(), conn));
-                conns.len() - 1
-            }
-        };
-        let mut stmt = conns[at].1.prepare_cached(sql).map_err(sqlite_error)?;
+    Some(with_connection(options.get_filename(), |conn| {
+        let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
         let mut rows = stmt.query([id]).map_err(sqlite_error)?;
         match rows.next().map_err(sqlite_error)? {
             Some(r) => {
@@ -181,6 +194,41 @@ pub(super) fn get_record(
     }))
 }
 
+/// Pages read at once on blocking threads (as many as the pool has connections); more wait.
+static PAGES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
+
+/// Every row of `statement` (a page: a bounded number) when `db` is a SQLite file, read on a
+/// blocking thread through its own connection: one hand-off for the page instead of one per
+/// row. `None` when `db` is not one, and the caller reads through the pool.
+pub(super) async fn query_rows(
+    db: &DatabaseConnection,
+    statement: &Statement,
+    table: &VersionTable,
+    fields: &[usize],
+) -> Option<Result<Vec<Row>>> {
+    let plan = Plan::new(db, statement)?;
+    let (schema, fields) = (table.schema().clone(), fields.to_vec());
+    let place = PAGES.acquire().await.expect("never closed");
+    let read = tokio::task::spawn_blocking(move || {
+        let _place = place;
+        with_connection(&plan.path, |conn| {
+            let mut stmt = conn.prepare_cached(&plan.sql).map_err(sqlite_error)?;
+            let mut rows = stmt
+                .query(rusqlite::params_from_iter(plan.values.iter()))
+                .map_err(sqlite_error)?;
+            let mut out = vec![];
+            while let Some(r) = rows.next().map_err(sqlite_error)? {
+                let mut row = Row::for_fields(fields.len());
+                decode_into(&schema, &fields, r, &mut row)?;
+                out.push(row);
+            }
+            Ok(out)
+        })
+    })
+    .await;
+    Some(read.unwrap_or_else(|e| Err(CatalogError::Internal(e.to_string()))))
+}
+
 /// A bound value as rusqlite takes it; `None` for kinds record queries never bind.
 fn sql_value(v: &Value) -> Option<SqlValue> {
     Some(match v {
@@ -189,6 +237,8 @@ fn sql_value(v: &Value) -> Option<SqlValue> {
         Value::SmallInt(i) => i.map_or(SqlValue::Null, |i| SqlValue::Integer(i.into())),
         Value::Int(i) => i.map_or(SqlValue::Null, |i| SqlValue::Integer(i.into())),
         Value::BigInt(i) => i.map_or(SqlValue::Null, SqlValue::Integer),
+        // LIMIT and OFFSET
+        Value::BigUnsigned(Some(u)) => SqlValue::Integer(i64::try_from(*u).ok()?),
         Value::Double(f) => f.map_or(SqlValue::Null, SqlValue::Real),
         Value::String(s) => s
             .as_ref()
@@ -198,7 +248,7 @@ fn sql_value(v: &Value) -> Option<SqlValue> {
 }
 
 fn sqlite_error(e: rusqlite::Error) -> CatalogError {
-    CatalogError::Internal(format!("export: {e}"))
+    CatalogError::Internal(format!("sqlite: {e}"))
 }
 
 impl RowSource for SqlRow<'_> {
@@ -304,6 +354,34 @@ mod tests {
         .await
         .unwrap();
         let cols = Columns::new(&schema, &all);
+        // that page came through `query_rows`; the pool reads its statement to the same cells
+        let everything = parse_records(&schema, TimeZone::default(), &[]).unwrap();
+        let (_, fetch, statement) = read::page_statement(&db, &key, &table, &everything)
+            .await
+            .unwrap();
+        assert!(query_rows(&memory, &statement, &table, &fetch.fields)
+            .await
+            .is_none());
+        let direct = query_rows(&db, &statement, &table, &fetch.fields)
+            .await
+            .unwrap()
+            .unwrap();
+        let pooled: Vec<Row> = db
+            .query_all(statement)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let mut row = Row::for_fields(fetch.fields.len());
+                decode_into(&schema, &fetch.fields, r, &mut row).unwrap();
+                row
+            })
+            .collect();
+        assert_eq!(direct.len(), 3);
+        assert_eq!(
+            encode_all(&mut NdjsonEncoder(cols.clone()), &direct),
+            encode_all(&mut NdjsonEncoder(cols.clone()), &pooled)
+        );
         for row in &first.rows {
             let sql = "SELECT \"_id\", \"c0\" FROM \"rec_t\" WHERE \"_id\" = ?";
             assert!(get_record(&db, sql, row.id, &table, &[0]).is_some());
