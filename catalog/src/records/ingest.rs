@@ -11,7 +11,7 @@ use std::sync::Arc;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait};
 use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder, Value};
 
-use super::layout::Layout;
+use super::layout::{Layout, TSVECTOR};
 use super::source::{read_rows, RowPos, RowSink, UploadFormat};
 use crate::domain::TimeZone;
 use crate::error::{CatalogError, Result};
@@ -29,6 +29,46 @@ pub trait Progress: Send + Sync {
 
 pub struct NoProgress;
 impl Progress for NoProgress {}
+
+/// Passes progress on and logs how long each phase took (`tracing`, at info).
+struct Timed<'a> {
+    inner: &'a dyn Progress,
+    current: std::sync::Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl<'a> Timed<'a> {
+    fn new(inner: &'a dyn Progress) -> Self {
+        Self {
+            inner,
+            current: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Ends the current phase.
+    fn end(&self) {
+        let ended = self.current.lock().map(|mut c| c.take());
+        if let Ok(Some((phase, start))) = ended {
+            tracing::info!(
+                phase,
+                ms = start.elapsed().as_millis() as u64,
+                "ingest phase done"
+            );
+        }
+    }
+}
+
+impl Progress for Timed<'_> {
+    fn phase(&self, name: &str, total_rows: u64) {
+        self.end();
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some((name.to_owned(), std::time::Instant::now()));
+        }
+        self.inner.phase(name, total_rows);
+    }
+    fn advance(&self, rows: u64) {
+        self.inner.advance(rows);
+    }
+}
 
 pub struct IngestRequest {
     pub path: PathBuf,
@@ -264,6 +304,8 @@ pub async fn ingest(
     req: IngestRequest,
     progress: Arc<dyn Progress>,
 ) -> Result<Ingested> {
+    let timed = Timed::new(&*progress);
+    let progress: &dyn Progress = &timed;
     let req = Arc::new(req);
     progress.phase("scanning", 0);
     let scan = {
@@ -300,8 +342,8 @@ pub async fn ingest(
     progress.phase("loading", scan.rows);
     let backend = db.get_database_backend();
     let loaded = match backend {
-        DatabaseBackend::Postgres => load_postgres(db, &layout, &max_len, rx, &*progress).await,
-        _ => load_sqlite(db, &layout, &max_len, rx, &*progress).await,
+        DatabaseBackend::Postgres => load_postgres(db, &layout, &max_len, rx, progress).await,
+        _ => load_sqlite(db, &layout, &max_len, rx, progress).await,
     };
     let produced = producer
         .await
@@ -316,6 +358,7 @@ pub async fn ingest(
         }
         (Ok(rows), Ok(ascending)) => (rows, ascending),
     };
+    timed.end();
     let mut layout = layout;
     layout.ascending = ascending;
     debug_assert_eq!(rows, scan.rows);
@@ -417,10 +460,13 @@ async fn load_sqlite(
         txn.execute_unprepared(&idx.to_string(SqliteQueryBuilder))
             .await?;
     }
+    progress.phase("full text", 0);
     for sql in layout.fts_statements(backend) {
         txn.execute_unprepared(&sql).await?;
     }
+    progress.phase("committing", 0);
     txn.commit().await?;
+    progress.phase("analysing", 0);
     // Statistics help SQLite choose between the per-column indexes, and the read path estimates
     // matches from them (`read::choose_access`); a full pass, under a second at 1m rows.
     db.execute_unprepared(&format!(
@@ -477,6 +523,12 @@ async fn load_postgres(
         .await?;
     let mut cols = vec!["\"_id\"".to_owned()];
     cols.extend(layout.physical_columns().iter().map(|c| format!("\"{c}\"")));
+    let text_fields = layout.text_fields();
+    let tsvector = layout.has_tsvector(DatabaseBackend::Postgres);
+    if tsvector {
+        cols.push(format!("\"{TSVECTOR}\""));
+    }
+    let (mut scratch, mut words) = (String::new(), String::new());
     // FREEZE: the table was made in this transaction, so rows can be written already frozen
     // and all-visible (no hint-bit rewrites later; index-only scans work at once).
     let copy_sql = format!(
@@ -497,6 +549,16 @@ async fn load_postgres(
             for cell in row {
                 buf.push(b',');
                 copy_cell(&mut buf, cell);
+            }
+            if tsvector {
+                words.clear();
+                let texts = text_fields.iter().filter_map(|i| match &row[*i] {
+                    Cell::Str(s) => Some(s.as_str()),
+                    _ => None,
+                });
+                super::words::tsvector(texts, &mut scratch, &mut words);
+                buf.push(b',');
+                super::encode::write_quoted(&mut buf, &words);
             }
             buf.push(b'\n');
         }
@@ -522,9 +584,11 @@ async fn load_postgres(
             .execute(&mut *tx)
             .await?;
     }
+    progress.phase("full text", 0);
     for sql in layout.fts_statements(DatabaseBackend::Postgres) {
         sqlx::raw_sql(&sql).execute(&mut *tx).await?;
     }
+    progress.phase("analysing", 0);
     sqlx::raw_sql(&format!("ANALYZE \"{}\"", layout.table))
         .execute(&mut *tx)
         .await?;

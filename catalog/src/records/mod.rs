@@ -14,3 +14,4 @@ pub mod query;
 pub mod read;
 pub mod source;
 mod sqlite_direct;
+mod words;

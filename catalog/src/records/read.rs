@@ -13,7 +13,7 @@ use sea_query::{
 };
 
 use super::cursor::{self, CursorKey, CursorPayload};
-use super::layout::Layout;
+use super::layout::{Layout, TSVECTOR};
 use super::plan::{choose_access, fts_match, table_stats, Access, HIT};
 use super::query::{
     col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection,
@@ -229,11 +229,13 @@ fn selection_condition(
         }
         match backend {
             DatabaseBackend::Postgres => {
-                let words = sel.q.join(" ");
-                cond = cond.add(Expr::cust_with_values(
-                    "\"_fts\" @@ plainto_tsquery('simple', $1)",
-                    [Value::String(Some(Box::new(words)))],
-                ));
+                cond = cond.add(match super::words::tsquery(&sel.q) {
+                    Some(query) => Expr::cust_with_values(
+                        format!("\"{TSVECTOR}\" @@ $1::tsquery"),
+                        [Value::String(Some(Box::new(query)))],
+                    ),
+                    None => Expr::cust("FALSE"),
+                });
             }
             _ => {
                 let fts = table.layout.fts_table();
