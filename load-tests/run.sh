@@ -396,12 +396,14 @@ run_gerbang_backend() {
       ;;
   esac
 
-  local ilog="$RUN_DIR/import-$backend.log" ru="$RUN_DIR/import-$backend.rusage" secs cpu rss st last
+  local ilog="$RUN_DIR/import-$backend.log" ru="$RUN_DIR/import-$backend.rusage" secs cpu rss st last phases
   GERBANG_DATABASE_URL="$db_url" "$GERBANG_BIN" migrate >"$RUN_DIR/migrate-$backend.log" 2>&1 ||
     log "'gerbang migrate' failed or does not exist (see $RUN_DIR/migrate-$backend.log); the import may migrate itself"
   if [ "$WITH_MIXED" = 1 ]; then seed_demo "$backend" "$db_url"; fi
   log "gerbang/$backend: importing $CSV"
-  if ! GERBANG_DATABASE_URL="$db_url" "${RUSAGE[@]}" "$ru" -- "$GERBANG_BIN" import "$CSV" \
+  # the ingest logs each phase's time at info (the report shows them)
+  if ! GERBANG_DATABASE_URL="$db_url" RUST_LOG="warn,catalog::records::ingest=info" \
+    "${RUSAGE[@]}" "$ru" -- "$GERBANG_BIN" import "$CSV" \
     --agency bench --dataset laporan-warga --publish >"$ilog" 2>&1; then
     log "import failed; last lines of $ilog:"
     tr '\r' '\n' <"$ilog" | tail -n 20 >&2 || true
@@ -411,9 +413,12 @@ run_gerbang_backend() {
   fi
   read -r secs cpu rss st <"$ru"
   last="$(tr '\r' '\n' <"$ilog" | grep -v '^[[:space:]]*$' | tail -n 1 || true)"
-  log "gerbang/$backend: imported $N rows in $secs s, CPU $cpu s, peak RSS $((rss / 1024)) MB ($last)"
+  phases="$(tr '\r' '\n' <"$ilog" | sed -n 's/.*phase="\([^"]*\)" ms=\([0-9]*\).*/\1|\2/p' |
+    awk -F'|' -v n="$N" '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $1, $2 / 1000
+      if ($1 == "loading" && $2 > 0) printf " (%.0f rows/s)", n / ($2 / 1000)} END {print ""}')"
+  log "gerbang/$backend: imported $N rows in $secs s, CPU $cpu s, peak RSS $((rss / 1024)) MB ($last; $phases)"
   add kind=ingest backend="gerbang/$backend" rows="$N" seconds="$secs" cpu_s="$cpu" peak_rss_kb="$rss" \
-    note="gerbang import (one process): $last"
+    note="gerbang import (one process): $last; phases: $phases"
 
   local mode label port envs cache_var extra
   for mode in $CACHE_MODES; do
