@@ -144,9 +144,11 @@ thread_local! {
 }
 
 /// Runs `f` on this thread's read-only connection to the database file at `path`, opening it
-/// the first time. Statements prepared with `prepare_cached` stay prepared on it.
+/// the first time with a page cache of `cache_kib`. Statements prepared with `prepare_cached`
+/// stay prepared on it.
 fn with_connection<T>(
     path: &Path,
+    cache_kib: u32,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
 ) -> Result<T> {
     CONNECTIONS.with_borrow_mut(|conns| {
@@ -155,8 +157,7 @@ fn with_connection<T>(
             None => {
                 // WAL readers do not wait on writers; the timeout covers a checkpoint's restart
                 let conn = open(path, std::time::Duration::from_secs(1))?;
-                // 8 MiB of pages: the inner pages of the tables' b-trees stay at hand
-                conn.pragma_update(None, "cache_size", -8192)
+                conn.pragma_update(None, "cache_size", -i64::from(cache_kib))
                     .map_err(sqlite_error)?;
                 if conns.len() >= THREAD_FILES {
                     conns.clear();
@@ -180,7 +181,8 @@ pub(super) fn get_record(
     fields: &[usize],
 ) -> Option<Result<Option<Row>>> {
     let options = file_options(db)?;
-    Some(with_connection(options.get_filename(), |conn| {
+    // 8 MiB of pages on each worker thread: the inner pages of the tables' b-trees stay at hand
+    Some(with_connection(options.get_filename(), 8 << 10, |conn| {
         let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
         let mut rows = stmt.query([id]).map_err(sqlite_error)?;
         match rows.next().map_err(sqlite_error)? {
@@ -211,7 +213,9 @@ pub(super) async fn query_rows(
     let place = PAGES.acquire().await.expect("never closed");
     let read = tokio::task::spawn_blocking(move || {
         let _place = place;
-        with_connection(&plan.path, |conn| {
+        // SQLite's default 2 MiB on each of the (at most 16 busy) blocking threads; the OS
+        // page cache holds the rest
+        with_connection(&plan.path, 2 << 10, |conn| {
             let mut stmt = conn.prepare_cached(&plan.sql).map_err(sqlite_error)?;
             let mut rows = stmt
                 .query(rusqlite::params_from_iter(plan.values.iter()))
