@@ -325,6 +325,20 @@ impl TestApp {
         ))
         .await
     }
+
+    /// The `_id`s of every page of `path` (which has a query string), following `next_cursor`.
+    pub async fn all_pages(&self, path: &str) -> Vec<i64> {
+        let mut got = vec![];
+        let mut url = path.to_owned();
+        loop {
+            let page = self.get_json(&url).await;
+            got.extend(ids(&page));
+            match page["next_cursor"].as_str() {
+                Some(c) => url = format!("{path}&cursor={c}"),
+                None => return got,
+            }
+        }
+    }
 }
 
 /// A response header that must be there.

@@ -128,16 +128,11 @@ async fn cursor_pages_walk_a_sorted_order_exactly_once() {
             }),
         }
         let want: Vec<i64> = expected.iter().map(|r| r.id).collect();
-        let mut got = vec![];
-        let mut next = format!("order={order}&limit=40");
-        loop {
-            let body = app.records(&next).await;
-            got.extend(ids(&body));
-            match body["next_cursor"].as_str() {
-                Some(c) => next = format!("order={order}&limit=40&cursor={c}"),
-                None => break,
-            }
-        }
+        let got = app
+            .all_pages(&format!(
+                "/v1/datasets/dinas-pu/laporan/versions/1/records?order={order}&limit=40"
+            ))
+            .await;
         assert_eq!(got, want, "order={order}");
     }
 }
@@ -519,16 +514,7 @@ async fn search_pages_ordered_by_fields_ascending_with_the_rows_follow_their_cur
         ("day.asc,seq.desc", by(|a, b| (&a.2, b.1).cmp(&(&b.2, a.1)))),
         ("rank.asc", by(|a, b| b.0.cmp(&a.0))),
     ] {
-        let mut got = vec![];
-        let mut url = format!("{base}&order={order}");
-        loop {
-            let page = app.get_json(&url).await;
-            got.extend(ids(&page));
-            match page["next_cursor"].as_str() {
-                Some(c) => url = format!("{base}&order={order}&cursor={c}"),
-                None => break,
-            }
-        }
+        let got = app.all_pages(&format!("{base}&order={order}")).await;
         assert_eq!(got, want, "{order}");
     }
 }
