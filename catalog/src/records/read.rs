@@ -185,6 +185,8 @@ pub(super) fn filter_expr(backend: DatabaseBackend, f: &Filter, access: Access) 
         Access::WalkOrderIndex(walked) if walked != f.col => {
             Expr::expr(Expr::cust_with_expr("+?", col_expr(f.col)))
         }
+        // the same value (`_id = _hit`), which the full-text index can seek to
+        Access::WalkMatches(_) if f.col == ColRef::Id => Expr::col(Alias::new(HIT)),
         _ => col_expr(f.col),
     };
     let one = || stored_value(&f.values[0]);
