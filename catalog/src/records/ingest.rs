@@ -31,13 +31,13 @@ pub struct NoProgress;
 impl Progress for NoProgress {}
 
 /// Passes progress on and logs how long each phase took (`tracing`, at info).
-struct Timed<'a> {
-    inner: &'a dyn Progress,
+struct Timed {
+    inner: Arc<dyn Progress>,
     current: std::sync::Mutex<Option<(String, std::time::Instant)>>,
 }
 
-impl<'a> Timed<'a> {
-    fn new(inner: &'a dyn Progress) -> Self {
+impl Timed {
+    fn new(inner: Arc<dyn Progress>) -> Self {
         Self {
             inner,
             current: std::sync::Mutex::new(None),
@@ -57,7 +57,7 @@ impl<'a> Timed<'a> {
     }
 }
 
-impl Progress for Timed<'_> {
+impl Progress for Timed {
     fn phase(&self, name: &str, total_rows: u64) {
         self.end();
         if let Ok(mut c) = self.current.lock() {
@@ -304,8 +304,8 @@ pub async fn ingest(
     req: IngestRequest,
     progress: Arc<dyn Progress>,
 ) -> Result<Ingested> {
-    let timed = Timed::new(&*progress);
-    let progress: &dyn Progress = &timed;
+    let timed = Arc::new(Timed::new(progress));
+    let progress: &dyn Progress = &*timed;
     let req = Arc::new(req);
     progress.phase("scanning", 0);
     let scan = {
@@ -341,8 +341,19 @@ pub async fn ingest(
     };
     progress.phase("loading", scan.rows);
     let backend = db.get_database_backend();
-    let loaded = match backend {
-        DatabaseBackend::Postgres => load_postgres(db, &layout, &max_len, rx, progress).await,
+    let loaded = match (backend, super::sqlite_direct::file_path(db)) {
+        (DatabaseBackend::Postgres, _) => load_postgres(db, &layout, &max_len, rx, progress).await,
+        (_, Some(path)) => {
+            let (layout, max_len, timed) = (layout.clone(), max_len.clone(), timed.clone());
+            let mut rx = rx;
+            tokio::task::spawn_blocking(move || {
+                super::sqlite_load::load(&path, &layout, &max_len, &mut rx, &*timed)
+            })
+            .await
+            .map_err(|e| CatalogError::Internal(e.to_string()))
+            .and_then(|loaded| loaded)
+        }
+        // in memory: through the pool's connection
         _ => load_sqlite(db, &layout, &max_len, rx, progress).await,
     };
     let produced = producer

@@ -14,4 +14,5 @@ pub mod query;
 pub mod read;
 pub mod source;
 mod sqlite_direct;
+mod sqlite_load;
 mod words;

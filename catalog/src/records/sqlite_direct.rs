@@ -112,6 +112,11 @@ impl Plan {
     }
 }
 
+/// The database file of a SQLite pool; `None` for other backends and in-memory databases.
+pub(super) fn file_path(db: &DatabaseConnection) -> Option<PathBuf> {
+    Some(file_options(db)?.get_filename().to_path_buf())
+}
+
 /// The options of a SQLite pool on a file (they name it); `None` for other backends and
 /// in-memory databases.
 fn file_options(db: &DatabaseConnection) -> Option<Arc<SqliteConnectOptions>> {
@@ -251,7 +256,7 @@ fn sql_value(v: &Value) -> Option<SqlValue> {
     })
 }
 
-fn sqlite_error(e: rusqlite::Error) -> CatalogError {
+pub(super) fn sqlite_error(e: rusqlite::Error) -> CatalogError {
     CatalogError::Internal(format!("sqlite: {e}"))
 }
 
