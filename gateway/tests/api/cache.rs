@@ -361,3 +361,21 @@ async fn hot_answers_repeat_the_handlers_headers_and_are_forgotten_on_change() {
     assert_eq!(header(&res, "cache-control"), "private, no-cache");
     assert_eq!(app.metric(hot).await, 3.0);
 }
+
+/// A change of access is seen by the very next read, every time: the resolved version read just
+/// before the change is never served after it.
+#[tokio::test]
+async fn the_read_right_after_an_access_change_sees_it_every_time() {
+    let app = spawn_app().await;
+    let (token, _) = app.with_reports().await;
+    let url = format!("{BASE}/1/records?limit=1");
+    for round in 0..25 {
+        let open = app.get(&url).await;
+        assert_eq!(open.status(), 200, "round {round}: public");
+        app.set_access("dinas-pu", "laporan", &token, "registered")
+            .await;
+        assert_problem(app.get(&url).await, 401, "unauthorized").await;
+        app.set_access("dinas-pu", "laporan", &token, "public")
+            .await;
+    }
+}

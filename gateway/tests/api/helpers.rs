@@ -283,11 +283,16 @@ impl TestApp {
 
     /// Switches a dataset to `access: registered` (any valid key reads it).
     pub async fn make_registered(&self, agency: &str, dataset: &str, token: &str) {
+        self.set_access(agency, dataset, token, "registered").await;
+    }
+
+    /// Sets a dataset's `access` (`public` or `registered`).
+    pub async fn set_access(&self, agency: &str, dataset: &str, token: &str, access: &str) {
         let res = self
             .client
             .patch(self.url(&format!("/v1/datasets/{agency}/{dataset}")))
             .bearer_auth(token)
-            .json(&json!({"access": "registered"}))
+            .json(&json!({ "access": access }))
             .send()
             .await
             .expect("request");
