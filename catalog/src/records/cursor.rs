@@ -50,7 +50,8 @@ pub fn encode(key: &CursorKey, payload: &CursorPayload) -> String {
     format!("{body}.{sig}")
 }
 
-fn forged() -> CatalogError {
+/// The error of a cursor that was not made for this query (edited, forged, or another's).
+pub fn forged() -> CatalogError {
     CatalogError::bad_request("the cursor is not valid: use next_cursor exactly as given")
 }
 

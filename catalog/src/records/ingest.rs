@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait};
-use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder, Value};
+use sea_query::{PostgresQueryBuilder, Value};
 
-use super::layout::{Layout, TSVECTOR};
+use super::layout::Layout;
 use super::source::{read_rows, RowPos, RowSink, UploadFormat};
 use crate::domain::TimeZone;
 use crate::error::{CatalogError, Result};
@@ -426,8 +426,7 @@ async fn load_sqlite(
     let txn = db.begin().await?;
     txn.execute(backend.build(&layout.create_table(backend)))
         .await?;
-    let mut cols = vec!["\"_id\"".to_owned()];
-    cols.extend(layout.physical_columns().iter().map(|c| format!("\"{c}\"")));
+    let cols = layout.loaded_columns(backend);
     let width = cols.len();
     let per_stmt = (SQLITE_MAX_PARAMS / width).clamp(1, 500);
     let insert_sql = |rows: usize| {
@@ -466,25 +465,17 @@ async fn load_sqlite(
         }
         progress.advance(n);
     }
-    progress.phase("indexing", 0);
-    for idx in layout.indexes(max_len) {
-        txn.execute_unprepared(&idx.to_string(SqliteQueryBuilder))
-            .await?;
-    }
-    progress.phase("full text", 0);
-    for sql in layout.fts_statements(backend) {
-        txn.execute_unprepared(&sql).await?;
+    for (phase, statements) in layout.build_steps(backend, max_len) {
+        progress.phase(phase, 0);
+        for sql in statements {
+            txn.execute_unprepared(&sql).await?;
+        }
     }
     progress.phase("committing", 0);
     txn.commit().await?;
     progress.phase("analysing", 0);
-    // Statistics help SQLite choose between the per-column indexes, and the read path estimates
-    // matches from them (`read::choose_access`); a full pass, under a second at 1m rows.
-    db.execute_unprepared(&format!(
-        "PRAGMA analysis_limit=0; ANALYZE \"{}\"",
-        layout.table
-    ))
-    .await?;
+    db.execute_unprepared(&layout.analyze_statement(backend))
+        .await?;
     Ok((next_id - 1) as u64)
 }
 
@@ -532,13 +523,10 @@ async fn load_postgres(
     sqlx::raw_sql("SET LOCAL maintenance_work_mem = '256MB'")
         .execute(&mut *tx)
         .await?;
-    let mut cols = vec!["\"_id\"".to_owned()];
-    cols.extend(layout.physical_columns().iter().map(|c| format!("\"{c}\"")));
+    let backend = DatabaseBackend::Postgres;
+    let cols = layout.loaded_columns(backend);
     let text_fields = layout.text_fields();
-    let tsvector = layout.has_tsvector(DatabaseBackend::Postgres);
-    if tsvector {
-        cols.push(format!("\"{TSVECTOR}\""));
-    }
+    let tsvector = layout.has_tsvector(backend);
     let (mut scratch, mut words) = (String::new(), String::new());
     // FREEZE: the table was made in this transaction, so rows can be written already frozen
     // and all-visible (no hint-bit rewrites later; index-only scans work at once).
@@ -589,18 +577,14 @@ async fn load_postgres(
         copy.send(buf).await?;
     }
     copy.finish().await?;
-    progress.phase("indexing", 0);
-    for idx in layout.indexes(max_len) {
-        sqlx::raw_sql(&idx.to_string(PostgresQueryBuilder))
-            .execute(&mut *tx)
-            .await?;
-    }
-    progress.phase("full text", 0);
-    for sql in layout.fts_statements(DatabaseBackend::Postgres) {
-        sqlx::raw_sql(&sql).execute(&mut *tx).await?;
+    for (phase, statements) in layout.build_steps(backend, max_len) {
+        progress.phase(phase, 0);
+        for sql in statements {
+            sqlx::raw_sql(&sql).execute(&mut *tx).await?;
+        }
     }
     progress.phase("analysing", 0);
-    sqlx::raw_sql(&format!("ANALYZE \"{}\"", layout.table))
+    sqlx::raw_sql(&layout.analyze_statement(backend))
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;

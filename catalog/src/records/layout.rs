@@ -5,7 +5,10 @@
 //! and `_id` is the 1-based row number. DDL is built with sea-query where it can express it; the
 //! full-text parts (FTS5, tsvector) are written here from the same generated identifiers.
 use sea_orm::DatabaseBackend;
-use sea_query::{Alias, ColumnDef, Index, IndexCreateStatement, Table, TableCreateStatement};
+use sea_query::{
+    Alias, ColumnDef, Index, IndexCreateStatement, PostgresQueryBuilder, SqliteQueryBuilder, Table,
+    TableCreateStatement,
+};
 
 use crate::schema::{FieldType, TableSchema};
 
@@ -70,16 +73,52 @@ impl Layout {
         format!("c{i}_off")
     }
 
-    /// Physical columns in insert order (without `_id`).
-    pub fn physical_columns(&self) -> Vec<String> {
-        let mut cols = Vec::with_capacity(self.schema.fields.len() + 2);
+    /// The columns a loader writes, quoted, in the order it writes a row's values: `_id`, each
+    /// field's column (a datetime's offset right after it), then, on Postgres, [`TSVECTOR`].
+    pub fn loaded_columns(&self, backend: DatabaseBackend) -> Vec<String> {
+        let mut cols = Vec::with_capacity(self.schema.fields.len() + 3);
+        cols.push("\"_id\"".to_owned());
         for (i, f) in self.schema.fields.iter().enumerate() {
-            cols.push(Self::col(i));
+            cols.push(format!("\"{}\"", Self::col(i)));
             if f.field_type == FieldType::Datetime {
-                cols.push(Self::off_col(i));
+                cols.push(format!("\"{}\"", Self::off_col(i)));
             }
         }
+        if self.has_tsvector(backend) {
+            cols.push(format!("\"{TSVECTOR}\""));
+        }
         cols
+    }
+
+    /// What turns a loaded table into a served one, by phase (the names loaders report): its
+    /// b-tree indexes, then its full-text index. Run in the loading transaction.
+    pub fn build_steps(
+        &self,
+        backend: DatabaseBackend,
+        max_len: &[usize],
+    ) -> [(&'static str, Vec<String>); 2] {
+        let indexes = self
+            .indexes(max_len)
+            .iter()
+            .map(|idx| match backend {
+                DatabaseBackend::Postgres => idx.to_string(PostgresQueryBuilder),
+                _ => idx.to_string(SqliteQueryBuilder),
+            })
+            .collect();
+        [
+            ("indexing", indexes),
+            ("full text", self.fts_statements(backend)),
+        ]
+    }
+
+    /// Gathers the table's statistics. SQLite's help it choose between the per-column indexes,
+    /// and the read path estimates matches from them (`plan::choose_access`): a full pass,
+    /// under a second at 1m rows.
+    pub fn analyze_statement(&self, backend: DatabaseBackend) -> String {
+        match backend {
+            DatabaseBackend::Postgres => format!("ANALYZE \"{}\"", self.table),
+            _ => format!("PRAGMA analysis_limit=0; ANALYZE \"{}\"", self.table),
+        }
     }
 
     /// Whether the table has a [`TSVECTOR`] column: on Postgres, when there is text to search.

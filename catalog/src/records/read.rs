@@ -341,8 +341,7 @@ fn cursor_value(ty: FieldType, v: &serde_json::Value) -> Result<Option<Value>> {
     if v.is_null() {
         return Ok(None);
     }
-    let bad =
-        || CatalogError::bad_request("the cursor is not valid: use next_cursor exactly as given");
+    let bad = cursor::forged;
     Ok(Some(match ty {
         FieldType::Integer | FieldType::Datetime => {
             Value::BigInt(Some(v.as_i64().ok_or_else(bad)?))
@@ -365,12 +364,16 @@ fn select_columns(stmt: &mut SelectStatement, schema: &TableSchema, fields: &[us
     }
 }
 
+fn sql_order(dir: Dir) -> Order {
+    match dir {
+        Dir::Asc => Order::Asc,
+        Dir::Desc => Order::Desc,
+    }
+}
+
 fn apply_order(stmt: &mut SelectStatement, schema: &TableSchema, query: &RecordQuery) {
     for t in &query.order {
-        let order = match t.dir {
-            Dir::Asc => Order::Asc,
-            Dir::Desc => Order::Desc,
-        };
+        let order = sql_order(t.dir);
         let c = match t.col {
             ColRef::Id => Alias::new("_id"),
             ColRef::Field(i) => Alias::new(Layout::col(i)),
@@ -508,9 +511,7 @@ fn build_select(
     )?);
     if let Some(p) = key {
         if p.k.len() != query.order.len() {
-            return Err(CatalogError::bad_request(
-                "the cursor is not valid: use next_cursor exactly as given",
-            ));
+            return Err(cursor::forged());
         }
         let values = query
             .order
@@ -520,11 +521,11 @@ fn build_select(
             .collect::<Result<Vec<_>>>()?;
         if let Access::WalkMatches(dir) = access {
             // the last key is `_id` (see `id_order`)
-            let last = values.last().cloned().flatten().ok_or_else(|| {
-                CatalogError::bad_request(
-                    "the cursor is not valid: use next_cursor exactly as given",
-                )
-            })?;
+            let last = values
+                .last()
+                .cloned()
+                .flatten()
+                .ok_or_else(cursor::forged)?;
             let hit = Expr::col(Alias::new(HIT));
             stmt.and_where(match dir {
                 Dir::Asc => hit.gt(last),
@@ -535,13 +536,7 @@ fn build_select(
         }
     }
     if let Access::WalkMatches(dir) = access {
-        stmt.order_by(
-            Alias::new(HIT),
-            match dir {
-                Dir::Asc => Order::Asc,
-                Dir::Desc => Order::Desc,
-            },
-        );
+        stmt.order_by(Alias::new(HIT), sql_order(dir));
     } else {
         apply_order(&mut stmt, schema, query);
     }

@@ -45,8 +45,7 @@ pub(super) fn load(
     let backend = DatabaseBackend::Sqlite;
     tx.execute_batch(&layout.create_table(backend).to_string(SqliteQueryBuilder))
         .map_err(sqlite_error)?;
-    let mut cols = vec!["\"_id\"".to_owned()];
-    cols.extend(layout.physical_columns().iter().map(|c| format!("\"{c}\"")));
+    let cols = layout.loaded_columns(backend);
     let insert = format!(
         "INSERT INTO \"{}\" ({}) VALUES ({})",
         layout.table,
@@ -68,24 +67,17 @@ pub(super) fn load(
             progress.advance(n);
         }
     }
-    progress.phase("indexing", 0);
-    for idx in layout.indexes(max_len) {
-        tx.execute_batch(&idx.to_string(SqliteQueryBuilder))
-            .map_err(sqlite_error)?;
-    }
-    progress.phase("full text", 0);
-    for sql in layout.fts_statements(backend) {
-        tx.execute_batch(&sql).map_err(sqlite_error)?;
+    for (phase, statements) in layout.build_steps(backend, max_len) {
+        progress.phase(phase, 0);
+        for sql in statements {
+            tx.execute_batch(&sql).map_err(sqlite_error)?;
+        }
     }
     progress.phase("committing", 0);
     tx.commit().map_err(sqlite_error)?;
     progress.phase("analysing", 0);
-    // see `ingest::load_sqlite`
-    conn.execute_batch(&format!(
-        "PRAGMA analysis_limit=0; ANALYZE \"{}\"",
-        layout.table
-    ))
-    .map_err(sqlite_error)?;
+    conn.execute_batch(&layout.analyze_statement(backend))
+        .map_err(sqlite_error)?;
     Ok((next_id - 1) as u64)
 }
 
