@@ -358,10 +358,13 @@ mod walk_tests {
             .collect()
     }
 
-    /// Full-text pages whose order ascends with `_id` walk the index's matches in order (no sort
-    /// of the matches); every page, followed by cursor to the end, is the test's own order.
-    #[tokio::test]
-    async fn matches_ordered_by_fields_ascending_with_the_rows_are_walked_in_order() {
+    /// The test file, ingested into a SQLite file in a new directory (kept alive with it).
+    async fn load() -> (
+        tempfile::TempDir,
+        DatabaseConnection,
+        VersionTable,
+        Vec<Rec>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rows.csv");
         let rows = rows();
@@ -381,12 +384,93 @@ mod walk_tests {
             timezone: TimeZone::default(),
         };
         let ingested = ingest(&db, request, Arc::new(NoProgress)).await.unwrap();
-        assert_eq!(ingested.layout.ascending, vec![0, 1], "seq and day only");
         let table = VersionTable {
             version_id: 1,
             layout: ingested.layout,
             timezone: TimeZone::default(),
         };
+        (dir, db, table, rows)
+    }
+
+    /// Follows a query's cursors to the end: every page's `_id`s, in order, and each page's
+    /// plan (`EXPLAIN QUERY PLAN`).
+    async fn follow(
+        db: &DatabaseConnection,
+        table: &VersionTable,
+        params: &[(String, String)],
+    ) -> (Vec<i64>, Vec<String>) {
+        let key = CursorKey::derive(b"test");
+        let (mut ids, mut plans) = (vec![], vec![]);
+        let mut cursor = None;
+        loop {
+            let mut p = params.to_vec();
+            if let Some(c) = cursor.take() {
+                p.push(("cursor".to_owned(), c));
+            }
+            let query = parse_records(table.schema(), TimeZone::default(), &p).unwrap();
+            plans.push(explain(db, table, &query, &key).await);
+            let page = query_page(db, &key, table, &query).await.unwrap();
+            ids.extend(page.rows.iter().map(|r| r.id));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return (ids, plans),
+            }
+        }
+    }
+
+    /// A SQLite index names only its field: it ends in the rowid, which `_id` is. Pages ordered
+    /// by a field (ties broken by `_id`) are read from its index in order, equalities in `_id`
+    /// order are never sorted either, and the cursors follow both.
+    #[tokio::test]
+    async fn field_indexes_serve_orders_and_cursors_ending_in_id_without_a_sort() {
+        let (_dir, db, table, rows) = load().await;
+        let cases: Vec<(&str, Cmp)> = vec![
+            ("order=rank.asc", Box::new(|a, b| a.3.cmp(&b.3))),
+            (
+                "order=day.desc",
+                Box::new(|a, b| (b.2, b.0).cmp(&(a.2, a.0))),
+            ),
+            (
+                "order=day.asc",
+                Box::new(|a, b| (a.2, a.0).cmp(&(b.2, b.0))),
+            ),
+            ("kind=eq.b", Box::new(|a, b| a.0.cmp(&b.0))),
+            ("kind=eq.b&_id=gt.700", Box::new(|a, b| a.0.cmp(&b.0))),
+            ("kind=eq.a&order=_id.desc", Box::new(|a, b| b.0.cmp(&a.0))),
+        ];
+        for (case, cmp) in &cases {
+            let mut params: Vec<(String, String)> = case
+                .split('&')
+                .map(|kv| kv.split_once('=').unwrap())
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            params.push(("limit".into(), "61".into()));
+            let mut want: Vec<&Rec> = rows
+                .iter()
+                .filter(|r| !case.contains("kind=eq.b") || r.4 == "b")
+                .filter(|r| !case.contains("kind=eq.a") || r.4 == "a")
+                .filter(|r| !case.contains("_id=gt.700") || r.0 > 700)
+                .collect();
+            want.sort_by(|a, b| cmp(a, b));
+            let want: Vec<i64> = want.iter().map(|r| r.0).collect();
+            let (got, plans) = follow(&db, &table, &params).await;
+            assert_eq!(got, want, "{case}");
+            assert!(plans.len() > 2, "{case}: {} pages", plans.len());
+            for plan in plans {
+                if case.starts_with("order=") {
+                    assert!(plan.contains("USING INDEX"), "{case}: {plan}");
+                }
+                assert!(!plan.contains("TEMP B-TREE"), "{case}: sorted: {plan}");
+            }
+        }
+    }
+
+    /// Full-text pages whose order ascends with `_id` walk the index's matches in order (no sort
+    /// of the matches); every page, followed by cursor to the end, is the test's own order.
+    #[tokio::test]
+    async fn matches_ordered_by_fields_ascending_with_the_rows_are_walked_in_order() {
+        let (_dir, db, table, rows) = load().await;
+        assert_eq!(table.layout.ascending, vec![0, 1], "seq and day only");
         let key = CursorKey::derive(b"test");
         let by_seq = |r: &Rec| r.1;
         let banjir = |r: &Rec| r.5.contains("banjir");
