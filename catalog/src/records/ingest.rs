@@ -322,6 +322,11 @@ pub async fn ingest(
         .map(|p| scan.inference[*p].max_len)
         .collect();
 
+    let texts = super::sqlite_load::TextSource {
+        path: req.path.clone(),
+        format: req.format,
+        positions: layout.text_fields().iter().map(|i| positions[*i]).collect(),
+    };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let producer = {
         let req = req.clone();
@@ -347,7 +352,7 @@ pub async fn ingest(
             let (layout, max_len, timed) = (layout.clone(), max_len.clone(), timed.clone());
             let mut rx = rx;
             tokio::task::spawn_blocking(move || {
-                super::sqlite_load::load(&path, &layout, &max_len, &mut rx, &*timed)
+                super::sqlite_load::load(&path, &layout, &max_len, &mut rx, &texts, &*timed)
             })
             .await
             .map_err(|e| CatalogError::Internal(e.to_string()))

@@ -6,8 +6,14 @@
 //! The table, its rows, its indexes and its full-text index are written in one transaction on a
 //! connection of its own, as the sea-orm path does ([`super::ingest`] keeps that path for
 //! in-memory databases); an error rolls it all back.
+//!
+//! The full-text index is built apart, while SQLite builds the b-tree indexes on the other
+//! core: a second thread reads the uploaded file again and inserts each row's text into a
+//! contentless FTS5 index in a scratch database; once the b-trees are done, that index's pages
+//! are copied into the table's own (external-content) FTS5 index, which stores the same data.
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{OpenFlags, Statement};
 use sea_orm::DatabaseBackend;
@@ -15,9 +21,23 @@ use sea_query::SqliteQueryBuilder;
 
 use super::ingest::Progress;
 use super::layout::Layout;
+use super::source::{read_rows, RowPos, RowSink, UploadFormat};
 use super::sqlite_direct::sqlite_error;
-use crate::error::Result;
+use crate::error::{CatalogError, Result};
 use crate::schema::{Cell, FieldType};
+
+/// Where the text of the rows is read again for the full-text index built apart: the
+/// uploaded file, and the position in its rows of each text field (in
+/// [`Layout::text_fields`] order).
+pub(super) struct TextSource {
+    pub(super) path: PathBuf,
+    pub(super) format: UploadFormat,
+    pub(super) positions: Vec<usize>,
+}
+
+/// The scratch database's name on the loading connection, and its FTS5 table's.
+const APART: &str = "apart";
+const APART_FTS: &str = "fts";
 
 /// Loads the rows received on `rx` into a new table laid out as `layout` in the database file
 /// at `path`, then builds its indexes and full-text index and analyses it; the row count.
@@ -27,6 +47,7 @@ pub(super) fn load(
     layout: &Layout,
     max_len: &[usize],
     rx: &mut tokio::sync::mpsc::Receiver<Vec<Vec<Cell>>>,
+    texts: &TextSource,
     progress: &dyn Progress,
 ) -> Result<u64> {
     let mut conn = rusqlite::Connection::open_with_flags(
@@ -43,6 +64,24 @@ pub(super) fn load(
          PRAGMA wal_autocheckpoint=0",
     )
     .map_err(sqlite_error)?;
+    // the scratch database of the full-text index built apart, next to the database (removed
+    // when this returns); attached now, as ATTACH cannot run inside a transaction
+    let scratch = match layout.text_fields().is_empty() {
+        true => None,
+        false => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            let file = tempfile::Builder::new()
+                .prefix(".gerbang-fts-")
+                .suffix(".db")
+                .tempfile_in(dir.unwrap_or(Path::new(".")))?;
+            conn.execute(
+                &format!("ATTACH DATABASE ?1 AS {APART}"),
+                [file.path().to_string_lossy()],
+            )
+            .map_err(sqlite_error)?;
+            Some(file)
+        }
+    };
     let tx = conn.transaction().map_err(sqlite_error)?;
     let backend = DatabaseBackend::Sqlite;
     tx.execute_batch(&layout.create_table(backend).to_string(SqliteQueryBuilder))
@@ -69,14 +108,44 @@ pub(super) fn load(
             progress.advance(n);
         }
     }
-    for (phase, statements) in layout.build_steps(backend, max_len) {
-        progress.phase(phase, 0);
-        for sql in statements {
-            tx.execute_batch(&sql).map_err(sqlite_error)?;
+    let rows = next_id - 1;
+    let [(indexing, indexes), (full_text, fts)] = layout.build_steps(backend, max_len);
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let apart = scratch
+            .as_ref()
+            .map(|file| scope.spawn(|| build_apart(file.path(), layout, texts, &stop)));
+        let built = (|| {
+            progress.phase(indexing, 0);
+            for sql in indexes {
+                tx.execute_batch(&sql).map_err(sqlite_error)?;
+            }
+            progress.phase(full_text, 0);
+            let apart = apart.map(|t| t.join());
+            match apart {
+                Some(Ok(Ok(read))) if read == rows => copy_apart(&tx, layout),
+                _ => {
+                    // Not built apart (no text, or the file gave other rows: the load is
+                    // failing and its table is dropped): built in place, from the table.
+                    if let Some(why) = apart {
+                        tracing::warn!(?why, rows, "full-text index built apart not used");
+                    }
+                    fts.iter()
+                        .try_for_each(|sql| tx.execute_batch(sql).map_err(sqlite_error))
+                }
+            }
+        })();
+        if built.is_err() {
+            stop.store(true, Ordering::Relaxed);
         }
-    }
+        built
+    })?;
     progress.phase("committing", 0);
     tx.commit().map_err(sqlite_error)?;
+    if scratch.is_some() {
+        conn.execute_batch(&format!("DETACH DATABASE {APART}"))
+            .map_err(sqlite_error)?;
+    }
     progress.phase("analysing", 0);
     // The whole table is in the WAL now. Copying it into the database file (a checkpoint,
     // otherwise run by the commit) takes about as long as ANALYZE, which only reads: the two
@@ -95,7 +164,90 @@ pub(super) fn load(
         Ok(Err(e)) => tracing::warn!(error = %e, "checkpoint after loading failed"),
         Err(_) => tracing::warn!("checkpoint after loading panicked"),
     }
-    Ok((next_id - 1) as u64)
+    Ok(rows as u64)
+}
+
+/// Builds the full-text index of the rows of `texts` in the scratch database `file`: a
+/// contentless FTS5 table, each row inserted under its `_id` (its place in the file, from 1);
+/// the rows read. Stops early when `stop` is set.
+fn build_apart(file: &Path, layout: &Layout, texts: &TextSource, stop: &AtomicBool) -> Result<i64> {
+    let conn = rusqlite::Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite_error)?;
+    // scratch: no journal, no sync; a failure discards the file
+    conn.execute_batch(
+        "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=memory; \
+         PRAGMA cache_size=-16384",
+    )
+    .map_err(sqlite_error)?;
+    for sql in layout.fts5_create(APART_FTS, "''") {
+        conn.execute_batch(&sql).map_err(sqlite_error)?;
+    }
+    conn.execute_batch("BEGIN").map_err(sqlite_error)?;
+    let cols: Vec<String> = layout.text_fields().into_iter().map(Layout::col).collect();
+    let insert = format!(
+        "INSERT INTO \"{APART_FTS}\"(rowid, {}) VALUES (?{})",
+        cols.join(", "),
+        ", ?".repeat(cols.len())
+    );
+    let mut sink = TextSink {
+        stmt: conn.prepare(&insert).map_err(sqlite_error)?,
+        positions: &texts.positions,
+        rows: 0,
+        stop,
+    };
+    read_rows(&texts.path, texts.format, &mut sink)?;
+    let rows = sink.rows;
+    drop(sink);
+    conn.execute_batch("COMMIT").map_err(sqlite_error)?;
+    Ok(rows)
+}
+
+/// Inserts each row's text into the index built apart.
+struct TextSink<'a> {
+    stmt: Statement<'a>,
+    positions: &'a [usize],
+    rows: i64,
+    stop: &'a AtomicBool,
+}
+
+impl RowSink for TextSink<'_> {
+    fn row(&mut self, _pos: RowPos, _headers: &[String], cells: &[Option<&str>]) -> Result<()> {
+        if self.rows % 1024 == 0 && self.stop.load(Ordering::Relaxed) {
+            return Err(CatalogError::Internal("the load stopped".into()));
+        }
+        self.rows += 1;
+        self.stmt
+            .raw_bind_parameter(1, self.rows)
+            .map_err(sqlite_error)?;
+        for (at, p) in self.positions.iter().enumerate() {
+            // as the table stores it: a missing or empty cell is null, text is as read
+            let text = cells.get(*p).copied().flatten();
+            self.stmt
+                .raw_bind_parameter(at + 2, text)
+                .map_err(sqlite_error)?;
+        }
+        self.stmt.raw_execute().map_err(sqlite_error)?;
+        Ok(())
+    }
+}
+
+/// Creates the table's full-text index and fills it with the pages of the one built apart:
+/// the same words under the same rowids, so the same segments and totals.
+fn copy_apart(tx: &rusqlite::Transaction<'_>, layout: &Layout) -> Result<()> {
+    let fts = layout.fts_table();
+    let create = layout.fts5_create(&fts, &format!("'{}'", layout.table));
+    tx.execute_batch(&create[0]).map_err(sqlite_error)?;
+    for shadow in ["data", "idx"] {
+        tx.execute_batch(&format!(
+            "DELETE FROM main.\"{fts}_{shadow}\"; \
+             INSERT INTO main.\"{fts}_{shadow}\" SELECT * FROM {APART}.\"{APART_FTS}_{shadow}\""
+        ))
+        .map_err(sqlite_error)?;
+    }
+    Ok(())
 }
 
 /// Copies what the WAL holds into the database file, without waiting for readers or writers
@@ -250,6 +402,13 @@ mod tests {
             .unwrap();
         assert_eq!(in_file, 3);
         drop(held);
+        // no scratch database is left behind
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".gerbang-fts"))
+            .collect();
+        assert_eq!(left, Vec::<String>::new());
         for (db, t) in [(&file, &a.layout), (&memory, &b.layout)] {
             let hits = db
                 .query_all(Statement::from_string(
@@ -263,5 +422,72 @@ mod tests {
                 .unwrap();
             assert_eq!(hits.len(), 1);
         }
+    }
+
+    /// The full-text index built apart (file database) holds exactly what FTS5's own rebuild
+    /// from the table writes (in-memory database): the same pages, and FTS5 finds it
+    /// consistent with the table.
+    #[tokio::test]
+    async fn the_full_text_index_built_apart_is_the_one_a_rebuild_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.csv");
+        let mut csv = String::from("n,title,body,city\n");
+        for i in 0..3000 {
+            let body = match i % 7 {
+                0 => String::new(),
+                1 => "Banjir rob di Jl. Sudirman, café tutup".to_owned(),
+                2 => format!("jalan rusak {i} lubang besar Ñandú"),
+                _ => format!("laporan {} warga", i * 31 % 97),
+            };
+            let title = if i % 11 == 0 { "" } else { "aduan" };
+            csv.push_str(&format!("{i},{title},\"{body}\",Balikpapan\n"));
+        }
+        std::fs::write(&path, csv).unwrap();
+        let request = || IngestRequest {
+            path: path.clone(),
+            format: UploadFormat::Csv,
+            schema: None,
+            timezone: TimeZone::default(),
+        };
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let file = crate::db::connect(&url).await.unwrap();
+        let memory = crate::db::connect("sqlite::memory:").await.unwrap();
+        let a = ingest(&file, request(), Arc::new(NoProgress))
+            .await
+            .unwrap();
+        let b = ingest(&memory, request(), Arc::new(NoProgress))
+            .await
+            .unwrap();
+        assert_eq!(a.layout.text_fields(), vec![1, 2, 3]);
+        let pages = |db: DatabaseConnection, fts: String| async move {
+            db.query_all(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT id || ':' || hex(block) FROM \"{fts}_data\" ORDER BY id"),
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .collect::<Vec<_>>()
+        };
+        let apart = pages(file.clone(), a.layout.fts_table()).await;
+        assert!(apart.len() > 2, "{apart:?}");
+        assert_eq!(apart, pages(memory.clone(), b.layout.fts_table()).await);
+        let fts = a.layout.fts_table();
+        file.execute_unprepared(&format!(
+            "INSERT INTO \"{fts}\"(\"{fts}\", rank) VALUES('integrity-check', 1)"
+        ))
+        .await
+        .unwrap();
+        let hits = file
+            .query_all(Statement::from_string(
+                file.get_database_backend(),
+                format!(
+                    "SELECT rowid FROM \"{fts}\" WHERE \"{fts}\" MATCH '\"cafe\" \"sudirman\"'"
+                ),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 3000 / 7 + 1);
     }
 }
