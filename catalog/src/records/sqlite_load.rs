@@ -310,7 +310,7 @@ mod tests {
     use sea_orm::{ConnectionTrait as _, DatabaseConnection, Statement};
 
     use crate::domain::TimeZone;
-    use crate::records::ingest::{ingest, IngestRequest, NoProgress};
+    use crate::records::ingest::{ingest, IngestRequest, Ingested, NoProgress};
     use crate::records::source::UploadFormat;
 
     /// Every stored value of a table, in `_id` order, each cell written with its SQLite type.
@@ -341,6 +341,49 @@ mod tests {
         .collect()
     }
 
+    /// One file ingested twice: into `t.db` in a directory, through rusqlite (`a`), and into an
+    /// in-memory database, through the pool (`b`).
+    struct Both {
+        file: DatabaseConnection,
+        memory: DatabaseConnection,
+        a: Ingested,
+        b: Ingested,
+        /// Another connection to `t.db`, open through the load as a server's would be (closing
+        /// the loader's connection is then no checkpoint).
+        held: rusqlite::Connection,
+    }
+
+    async fn ingest_both(dir: &std::path::Path, path: &std::path::Path) -> Both {
+        let request = || IngestRequest {
+            path: path.to_owned(),
+            format: UploadFormat::Csv,
+            schema: None,
+            timezone: TimeZone::default(),
+        };
+        let url = format!("sqlite://{}", dir.join("t.db").display());
+        let file = crate::db::connect(&url).await.unwrap();
+        let memory = crate::db::connect("sqlite::memory:").await.unwrap();
+        assert!(crate::records::sqlite_direct::file_path(&file).is_some());
+        assert!(crate::records::sqlite_direct::file_path(&memory).is_none());
+        file.execute_unprepared("SELECT 1").await.unwrap();
+        let held = rusqlite::Connection::open(dir.join("t.db")).unwrap();
+        held.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+            .unwrap();
+        let a = ingest(&file, request(), Arc::new(NoProgress))
+            .await
+            .unwrap();
+        let b = ingest(&memory, request(), Arc::new(NoProgress))
+            .await
+            .unwrap();
+        Both {
+            file,
+            memory,
+            a,
+            b,
+            held,
+        }
+    }
+
     /// A file database is loaded through rusqlite, an in-memory one through sea-orm: the same
     /// file gives the same stored values, and the same search answers, either way.
     #[tokio::test]
@@ -355,29 +398,13 @@ mod tests {
              -9007199254740993,-0.1,false,1999-12-31,1970-01-01T00:00:00-01:00, lead banjir\n",
         )
         .unwrap();
-        let request = || IngestRequest {
-            path: path.clone(),
-            format: UploadFormat::Csv,
-            schema: None,
-            timezone: TimeZone::default(),
-        };
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let file = crate::db::connect(&url).await.unwrap();
-        let memory = crate::db::connect("sqlite::memory:").await.unwrap();
-        assert!(crate::records::sqlite_direct::file_path(&file).is_some());
-        assert!(crate::records::sqlite_direct::file_path(&memory).is_none());
-        // another connection stays open, as a server's would: closing the loader's is then
-        // no checkpoint
-        file.execute_unprepared("SELECT 1").await.unwrap();
-        let held = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
-        held.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
-            .unwrap();
-        let a = ingest(&file, request(), Arc::new(NoProgress))
-            .await
-            .unwrap();
-        let b = ingest(&memory, request(), Arc::new(NoProgress))
-            .await
-            .unwrap();
+        let Both {
+            file,
+            memory,
+            a,
+            b,
+            held,
+        } = ingest_both(dir.path(), &path).await;
         assert_eq!(a.row_count, 3);
         assert_eq!(a.layout.schema, b.layout.schema);
         let (rows_a, rows_b) = (
@@ -443,21 +470,9 @@ mod tests {
             csv.push_str(&format!("{i},{title},\"{body}\",Balikpapan\n"));
         }
         std::fs::write(&path, csv).unwrap();
-        let request = || IngestRequest {
-            path: path.clone(),
-            format: UploadFormat::Csv,
-            schema: None,
-            timezone: TimeZone::default(),
-        };
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let file = crate::db::connect(&url).await.unwrap();
-        let memory = crate::db::connect("sqlite::memory:").await.unwrap();
-        let a = ingest(&file, request(), Arc::new(NoProgress))
-            .await
-            .unwrap();
-        let b = ingest(&memory, request(), Arc::new(NoProgress))
-            .await
-            .unwrap();
+        let Both {
+            file, memory, a, b, ..
+        } = ingest_both(dir.path(), &path).await;
         assert_eq!(a.layout.text_fields(), vec![1, 2, 3]);
         let pages = |db: DatabaseConnection, fts: String| async move {
             db.query_all(Statement::from_string(
