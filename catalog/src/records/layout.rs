@@ -210,11 +210,9 @@ impl Layout {
         match backend {
             DatabaseBackend::Sqlite => {
                 let fts = self.fts_table();
-                let mut statements = self.fts5_create(&fts, &format!("'{}'", self.table));
-                statements.push(format!(
-                    "INSERT INTO \"{fts}\"(\"{fts}\") VALUES('rebuild')"
-                ));
-                statements
+                let [create, hashsize] = self.fts5_create(&fts, &format!("'{}'", self.table));
+                let rebuild = format!("INSERT INTO \"{fts}\"(\"{fts}\") VALUES('rebuild')");
+                vec![create, hashsize, rebuild]
             }
             _ => vec![format!(
                 "CREATE INDEX \"{}_fts\" ON \"{}\" USING GIN (_fts)",
@@ -225,15 +223,15 @@ impl Layout {
 
     /// SQLite: creates the FTS5 table `name` over the text fields, indexing the rows of
     /// `content` (`'table'` for this layout's table, whose `_id` is the rowid; `''` for a
-    /// contentless index, filled by inserts), and readies it for a bulk build.
-    pub fn fts5_create(&self, name: &str, content: &str) -> Vec<String> {
+    /// contentless index, filled by inserts); then readies it for a bulk build.
+    pub fn fts5_create(&self, name: &str, content: &str) -> [String; 2] {
         let cols = self
             .text_fields()
             .iter()
             .map(|i| Self::col(*i))
             .collect::<Vec<_>>()
             .join(", ");
-        vec![
+        [
             // `columnsize=0`: no table of each row's token counts, which only ranking (bm25)
             // reads and nothing here ranks (1m rows: 13 MB less to write).
             format!(

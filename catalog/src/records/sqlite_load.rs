@@ -238,8 +238,9 @@ impl RowSink for TextSink<'_> {
 /// the same words under the same rowids, so the same segments and totals.
 fn copy_apart(tx: &rusqlite::Transaction<'_>, layout: &Layout) -> Result<()> {
     let fts = layout.fts_table();
-    let create = layout.fts5_create(&fts, &format!("'{}'", layout.table));
-    tx.execute_batch(&create[0]).map_err(sqlite_error)?;
+    // no bulk build follows here: the build settings are not needed
+    let [create, _] = layout.fts5_create(&fts, &format!("'{}'", layout.table));
+    tx.execute_batch(&create).map_err(sqlite_error)?;
     for shadow in ["data", "idx"] {
         tx.execute_batch(&format!(
             "DELETE FROM main.\"{fts}_{shadow}\"; \
