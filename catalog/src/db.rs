@@ -15,6 +15,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     } else {
         url.to_owned()
     };
+    let tls_on_loopback_by_default = is_loopback_without_sslmode(&url);
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
@@ -35,9 +36,47 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
                 // the OS page cache holds the rest of the file.
                 .pragma("cache_size", "-16384")
                 .pragma("temp_store", "memory")
+        })
+        .map_sqlx_postgres_opts(move |opts| match tls_on_loopback_by_default {
+            // sslmode's default, `prefer`, encrypts when the server offers TLS, which on
+            // loopback protects nothing and costs every query (uncached W1: 6.4-6.9k ->
+            // 7.7-8.5k req/s without it). `prefer` never promised TLS: whoever needs it
+            // asks with `sslmode=require` or stricter, which is kept.
+            true => opts.ssl_mode(sqlx::postgres::PgSslMode::Disable),
+            false => opts,
         });
     let db = Database::connect(options).await?;
     Ok(db)
+}
+
+/// A Postgres URL to this machine (`localhost`, `127.0.0.1`, `::1`) that names no `sslmode`.
+fn is_loopback_without_sslmode(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    else {
+        return false;
+    };
+    let (authority, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, q),
+        None => (rest, ""),
+    };
+    let names_sslmode = query
+        .split('&')
+        .any(|kv| matches!(kv.split('=').next(), Some("sslmode" | "ssl-mode")));
+    // user:password@host:port/database
+    let host_port = authority
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .rsplit('@')
+        .next()
+        .unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.split(':').next().unwrap_or(""),
+    };
+    !names_sslmode && matches!(host, "localhost" | "127.0.0.1" | "::1")
 }
 
 /// Applies pending migrations.
@@ -103,6 +142,25 @@ mod tests {
             .unwrap()
             .unwrap();
         row.try_get_by_index(0).unwrap()
+    }
+
+    #[test]
+    fn only_loopback_urls_without_an_sslmode_go_without_tls() {
+        for (url, plain) in [
+            ("postgres://postgres@127.0.0.1:5432/test", true),
+            ("postgres://u:p@localhost/db", true),
+            ("postgresql://[::1]:5433/db?application_name=g", true),
+            ("postgres://u:p%40x@127.0.0.1/db", true),
+            ("postgres://127.0.0.1/db?sslmode=require", false),
+            ("postgres://127.0.0.1/db?x=1&sslmode=prefer", false),
+            ("postgres://127.0.0.1/db?ssl-mode=verify-full", false),
+            ("postgres://db.example.org/db", false),
+            ("postgres://127.0.0.1.example.org/db", false),
+            ("postgres://u@10.0.0.5:5432/db", false),
+            ("sqlite://127.0.0.1.db", false),
+        ] {
+            assert_eq!(super::is_loopback_without_sslmode(url), plain, "{url}");
+        }
     }
 
     /// A file created by `connect` gets 16 KiB pages; one that exists keeps its own.

@@ -439,3 +439,44 @@ async fn catalog_answers_cached_on_one_node_are_purged_by_a_change_on_another_wi
     })
     .await;
 }
+
+/// On the Postgres backend: the pool reaches a loopback server without TLS when the URL names no
+/// `sslmode` (encrypting loopback protects nothing and costs every query), and keeps the
+/// `sslmode` a URL names.
+#[tokio::test]
+async fn loopback_postgres_goes_without_tls_unless_the_url_asks_for_it() {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    if crate::helpers::backend() != "postgres" {
+        return;
+    }
+    let app = spawn_app_with(|_| {}).await;
+    assert!(
+        app.database_url.contains("127.0.0.1"),
+        "{}",
+        app.database_url
+    );
+    let encrypted = |url: String| async move {
+        let db = catalog::db::connect(&url).await.unwrap();
+        let row = db
+            .query_one(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT ssl, current_setting('ssl') = 'on' FROM pg_stat_ssl \
+                 WHERE pid = pg_backend_pid()",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let ssl: bool = row.try_get_by_index(0).unwrap();
+        let server_offers: bool = row.try_get_by_index(1).unwrap();
+        (ssl, server_offers)
+    };
+    let (ssl, server_offers) = encrypted(app.database_url.clone()).await;
+    assert!(
+        !ssl,
+        "a loopback connection without sslmode went through TLS"
+    );
+    if server_offers {
+        let (ssl, _) = encrypted(format!("{}?sslmode=require", app.database_url)).await;
+        assert!(ssl, "sslmode=require was not kept");
+    }
+}
