@@ -35,6 +35,30 @@ pub(super) struct TextSource {
     pub(super) positions: Vec<usize>,
 }
 
+/// How scratch databases are named, next to the database.
+const SCRATCH_PREFIX: &str = ".gerbang-fts-";
+/// A scratch database this old was left by a load that was killed (a load's removes its own).
+const SCRATCH_STALE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes the scratch databases in `dir` that loads killed mid-way left behind (untouched for
+/// [`SCRATCH_STALE`]; a running load's is written from its start). Best effort.
+fn sweep_scratch(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let stale = name.to_string_lossy().starts_with(SCRATCH_PREFIX)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age > SCRATCH_STALE));
+        if stale && std::fs::remove_file(entry.path()).is_ok() {
+            tracing::info!(file = %entry.path().display(), "stale full-text scratch database removed");
+        }
+    }
+}
+
 /// The scratch database's name on the loading connection, and its FTS5 table's.
 const APART: &str = "apart";
 const APART_FTS: &str = "fts";
@@ -70,10 +94,12 @@ pub(super) fn load(
         true => None,
         false => {
             let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            let dir = dir.unwrap_or(Path::new("."));
+            sweep_scratch(dir);
             let file = tempfile::Builder::new()
-                .prefix(".gerbang-fts-")
+                .prefix(SCRATCH_PREFIX)
                 .suffix(".db")
-                .tempfile_in(dir.unwrap_or(Path::new(".")))?;
+                .tempfile_in(dir)?;
             conn.execute(
                 &format!("ATTACH DATABASE ?1 AS {APART}"),
                 [file.path().to_string_lossy()],
@@ -450,6 +476,31 @@ mod tests {
                 .unwrap();
             assert_eq!(hits.len(), 1);
         }
+    }
+
+    /// A scratch database a killed load left (untouched for a day) is removed by the next load;
+    /// a recent one, maybe a running load's, is kept.
+    #[tokio::test]
+    async fn a_load_removes_stale_scratch_databases_and_keeps_recent_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(".gerbang-fts-killed.db");
+        let recent = dir.path().join(".gerbang-fts-running.db");
+        for f in [&stale, &recent] {
+            std::fs::write(f, b"").unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86400);
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        let path = dir.path().join("rows.csv");
+        std::fs::write(&path, "n,note\n1,banjir\n").unwrap();
+        let both = ingest_both(dir.path(), &path).await;
+        assert_eq!(both.a.row_count, 1);
+        assert!(!stale.exists());
+        assert!(recent.exists());
     }
 
     /// The full-text index built apart (file database) holds exactly what FTS5's own rebuild
