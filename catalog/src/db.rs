@@ -51,32 +51,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
 
 /// A Postgres URL to this machine (`localhost`, `127.0.0.1`, `::1`) that names no `sslmode`.
 fn is_loopback_without_sslmode(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))
-    else {
+    let Ok(url) = url::Url::parse(url) else {
         return false;
     };
-    let (authority, query) = match rest.split_once('?') {
-        Some((a, q)) => (a, q),
-        None => (rest, ""),
-    };
-    let names_sslmode = query
-        .split('&')
-        .any(|kv| matches!(kv.split('=').next(), Some("sslmode" | "ssl-mode")));
-    // user:password@host:port/database
-    let host_port = authority
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .rsplit('@')
-        .next()
-        .unwrap_or("");
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => host_port.split(':').next().unwrap_or(""),
-    };
-    !names_sslmode && matches!(host, "localhost" | "127.0.0.1" | "::1")
+    matches!(url.scheme(), "postgres" | "postgresql")
+        && matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        && !url
+            .query_pairs()
+            .any(|(k, _)| k == "sslmode" || k == "ssl-mode")
 }
 
 /// Applies pending migrations.
