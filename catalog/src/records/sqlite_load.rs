@@ -74,11 +74,7 @@ pub(super) fn load(
     texts: &TextSource,
     progress: &dyn Progress,
 ) -> Result<u64> {
-    let mut conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite_error)?;
+    let mut conn = open_write(path)?;
     // as the pool's connections (`db::connect`): other writers may hold the lock a while
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(sqlite_error)?;
@@ -197,11 +193,7 @@ pub(super) fn load(
 /// contentless FTS5 table, each row inserted under its `_id` (its place in the file, from 1);
 /// the rows read. Stops early when `stop` is set.
 fn build_apart(file: &Path, layout: &Layout, texts: &TextSource, stop: &AtomicBool) -> Result<i64> {
-    let conn = rusqlite::Connection::open_with_flags(
-        file,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite_error)?;
+    let conn = open_write(file)?;
     // scratch: no journal, no sync; a failure discards the file
     conn.execute_batch(
         "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=memory; \
@@ -277,14 +269,19 @@ fn copy_apart(tx: &rusqlite::Transaction<'_>, layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-/// Copies what the WAL holds into the database file, without waiting for readers or writers
-/// (a `PASSIVE` checkpoint: what a reader still needs is copied by a later one).
-fn checkpoint(path: &Path) -> Result<()> {
-    let conn = rusqlite::Connection::open_with_flags(
+/// A read-write connection to the SQLite file at `path`, used by one thread.
+fn open_write(path: &Path) -> Result<rusqlite::Connection> {
+    rusqlite::Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(sqlite_error)?;
+    .map_err(sqlite_error)
+}
+
+/// Copies what the WAL holds into the database file, without waiting for readers or writers
+/// (a `PASSIVE` checkpoint: what a reader still needs is copied by a later one).
+fn checkpoint(path: &Path) -> Result<()> {
+    let conn = open_write(path)?;
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
         .map_err(sqlite_error)
 }
@@ -340,32 +337,29 @@ mod tests {
     use crate::records::ingest::{ingest, IngestRequest, Ingested, NoProgress};
     use crate::records::source::UploadFormat;
 
-    /// Every stored value of a table, in `_id` order, each cell written with its SQLite type.
-    async fn dump(db: &DatabaseConnection, table: &str) -> Vec<String> {
-        let cols: Vec<String> = db
-            .query_all(Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
-            ))
+    /// The first column of every row `sql` returns, as text.
+    async fn strings(db: &DatabaseConnection, sql: String) -> Vec<String> {
+        db.query_all(Statement::from_string(db.get_database_backend(), sql))
             .await
             .unwrap()
             .iter()
             .map(|r| r.try_get_by_index::<String>(0).unwrap())
-            .collect();
+            .collect()
+    }
+
+    /// Every stored value of a table, in `_id` order, each cell written with its SQLite type.
+    async fn dump(db: &DatabaseConnection, table: &str) -> Vec<String> {
+        let cols = strings(
+            db,
+            format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"),
+        )
+        .await;
         let cells = cols
             .iter()
             .map(|c| format!("typeof(\"{c}\") || ':' || coalesce(quote(\"{c}\"), '')"))
             .collect::<Vec<_>>()
             .join(" || ' | ' || ");
-        db.query_all(Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT {cells} FROM \"{table}\" ORDER BY _id"),
-        ))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get_by_index::<String>(0).unwrap())
-        .collect()
+        strings(db, format!("SELECT {cells} FROM \"{table}\" ORDER BY _id")).await
     }
 
     /// One file ingested twice: into `t.db` in a directory, through rusqlite (`a`), and into an
@@ -527,15 +521,8 @@ mod tests {
         } = ingest_both(dir.path(), &path).await;
         assert_eq!(a.layout.text_fields(), vec![1, 2, 3]);
         let pages = |db: DatabaseConnection, fts: String| async move {
-            db.query_all(Statement::from_string(
-                db.get_database_backend(),
-                format!("SELECT id || ':' || hex(block) FROM \"{fts}_data\" ORDER BY id"),
-            ))
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.try_get_by_index::<String>(0).unwrap())
-            .collect::<Vec<_>>()
+            let sql = format!("SELECT id || ':' || hex(block) FROM \"{fts}_data\" ORDER BY id");
+            strings(&db, sql).await
         };
         let apart = pages(file.clone(), a.layout.fts_table()).await;
         assert!(apart.len() > 2, "{apart:?}");
