@@ -393,12 +393,12 @@ mod walk_tests {
     }
 
     /// Follows a query's cursors to the end: every page's `_id`s, in order, and each page's
-    /// plan (`EXPLAIN QUERY PLAN`).
+    /// access and plan (`EXPLAIN QUERY PLAN`).
     async fn follow(
         db: &DatabaseConnection,
         table: &VersionTable,
         params: &[(String, String)],
-    ) -> (Vec<i64>, Vec<String>) {
+    ) -> (Vec<i64>, Vec<(Access, String)>) {
         let key = CursorKey::derive(b"test");
         let (mut ids, mut plans) = (vec![], vec![]);
         let mut cursor = None;
@@ -408,7 +408,8 @@ mod walk_tests {
                 p.push(("cursor".to_owned(), c));
             }
             let query = parse_records(table.schema(), TimeZone::default(), &p).unwrap();
-            plans.push(explain(db, table, &query, &key).await);
+            let access = choose_access(db, table, &query).await.unwrap();
+            plans.push((access, explain(db, table, &query, &key).await));
             let page = query_page(db, &key, table, &query).await.unwrap();
             ids.extend(page.rows.iter().map(|r| r.id));
             match page.next_cursor {
@@ -456,7 +457,7 @@ mod walk_tests {
             let (got, plans) = follow(&db, &table, &params).await;
             assert_eq!(got, want, "{case}");
             assert!(plans.len() > 2, "{case}: {} pages", plans.len());
-            for plan in plans {
+            for (_, plan) in plans {
                 if case.starts_with("order=") {
                     assert!(plan.contains("USING INDEX"), "{case}: {plan}");
                 }
@@ -528,15 +529,9 @@ mod walk_tests {
                     params.push(("kind".into(), format!("eq.{k}")));
                 }
                 params.push(("limit".into(), "37".into()));
-                let mut got = vec![];
-                let mut cursor = None;
-                loop {
-                    let mut p = params.clone();
-                    if let Some(c) = cursor.take() {
-                        p.push(("cursor".to_owned(), c));
-                    }
-                    let query = parse_records(table.schema(), TimeZone::default(), &p).unwrap();
-                    let access = choose_access(&db, &table, &query).await.unwrap();
+                let (got, pages) = follow(&db, &table, &params).await;
+                for (access, plan) in pages {
+                    let p = &params;
                     assert_eq!(
                         matches!(access, Access::WalkMatches(_)),
                         walk.is_some(),
@@ -544,7 +539,6 @@ mod walk_tests {
                     );
                     if let Some(dir) = walk {
                         assert_eq!(access, Access::WalkMatches(*dir), "{p:?}");
-                        let plan = explain(&db, &table, &query, &key).await;
                         assert!(!plan.contains("TEMP B-TREE"), "{p:?}: sorted: {plan}");
                         assert!(plan.contains("VIRTUAL TABLE"), "{p:?}: {plan}");
                         if order.starts_with("_id=") {
@@ -552,12 +546,6 @@ mod walk_tests {
                             let fts = plan.lines().find(|l| l.contains("VIRTUAL TABLE")).unwrap();
                             assert!(fts.ends_with('>'), "{p:?}: {plan}");
                         }
-                    }
-                    let page = query_page(&db, &key, &table, &query).await.unwrap();
-                    got.extend(page.rows.iter().map(|r| r.id));
-                    match page.next_cursor {
-                        Some(c) => cursor = Some(c),
-                        None => break,
                     }
                 }
                 assert_eq!(got, want, "{order} kind={kind:?}");
