@@ -113,6 +113,7 @@ impl CatalogError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Unavailable(_) => ErrorCode::Unavailable,
+            _ if self.is_unstorable_text() => ErrorCode::BadRequest,
             // Overload, not a bug: a 503 the client may retry, never a 500.
             Self::Database(sea_orm::DbErr::ConnectionAcquire(_))
             | Self::Sqlx(sqlx::Error::PoolTimedOut) => ErrorCode::Unavailable,
@@ -120,6 +121,35 @@ impl CatalogError {
                 ErrorCode::Internal
             }
         }
+    }
+
+    /// The sentence a client is shown (storage errors other than [`Self::is_unstorable_text`]
+    /// are never shown; see the gateway's conversion).
+    pub fn detail(&self) -> String {
+        if self.is_unstorable_text() {
+            return "text cannot contain the NUL character (U+0000)".into();
+        }
+        self.to_string()
+    }
+
+    /// Whether the database refused text a client sent: Postgres stores no NUL character,
+    /// in text (SQLSTATE 22021) or in jsonb (`\u0000`, 22P05). Rust strings are valid UTF-8,
+    /// so a NUL is the only way to reach either. Uploads and filters refuse NUL before the
+    /// database (`FieldType::parse_cell`, with line and column); this catches every other
+    /// path, such as a catalog body, as a 400 rather than a 500.
+    pub fn is_unstorable_text(&self) -> bool {
+        use sea_orm::{DbErr, RuntimeErr};
+        let sqlx = match self {
+            Self::Sqlx(e) => e,
+            Self::Database(
+                DbErr::Exec(RuntimeErr::SqlxError(e))
+                | DbErr::Query(RuntimeErr::SqlxError(e))
+                | DbErr::Conn(RuntimeErr::SqlxError(e)),
+            ) => e,
+            _ => return false,
+        };
+        matches!(sqlx, sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some("22021" | "22P05")))
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -137,6 +167,7 @@ impl CatalogError {
             Self::NotFound(s) => Self::NotFound(s.clone()),
             Self::Conflict(s) => Self::Conflict(s.clone()),
             Self::Unauthorized(s) => Self::Unauthorized(s.clone()),
+            other if other.is_unstorable_text() => Self::BadRequest(other.detail()),
             other if other.code() == ErrorCode::Unavailable => {
                 Self::Unavailable("the database is busy; try again in a moment".into())
             }

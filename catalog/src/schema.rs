@@ -62,6 +62,11 @@ impl FieldType {
             ))
         };
         match self {
+            // Postgres text cannot hold U+0000; refused on both backends, so one file loads
+            // (and one filter matches) the same on either.
+            Self::String if raw.contains('\0') => {
+                Err("the value contains the NUL character (U+0000), which text cannot hold".into())
+            }
             Self::String => Ok(Cell::Str(raw.to_owned())),
             Self::Integer => parse_int(raw)
                 .map(Cell::Int)

@@ -68,7 +68,7 @@ impl From<CatalogError> for ApiError {
             busy.retry_after = Some(1);
             return busy;
         }
-        Self::new(code, e.to_string())
+        Self::new(code, e.detail())
     }
 }
 
