@@ -484,33 +484,6 @@ async fn load_sqlite(
     Ok((next_id - 1) as u64)
 }
 
-/// Appends one cell as Postgres `COPY … (FORMAT csv)` text.
-fn copy_cell(buf: &mut Vec<u8>, cell: &Cell) {
-    use std::io::Write;
-    match cell {
-        Cell::Null => {}
-        Cell::Int(i) => {
-            let _ = write!(buf, "{i}");
-        }
-        Cell::Num(f) => {
-            let _ = write!(buf, "{f}");
-        }
-        Cell::Bool(b) => buf.push(if *b { b't' } else { b'f' }),
-        Cell::Str(s) => super::encode::write_quoted(buf, s),
-        Cell::Date(d) => {
-            let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
-        }
-        Cell::DateTime(dt) => {
-            let _ = write!(
-                buf,
-                "{},{}",
-                dt.timestamp_micros(),
-                dt.offset().local_minus_utc()
-            );
-        }
-    }
-}
-
 async fn load_postgres(
     db: &DatabaseConnection,
     layout: &Layout,
@@ -530,41 +503,24 @@ async fn load_postgres(
         .await?;
     let backend = DatabaseBackend::Postgres;
     let cols = layout.loaded_columns(backend);
-    let text_fields = layout.text_fields();
-    let tsvector = layout.has_tsvector(backend);
-    let (mut scratch, mut words) = (String::new(), String::new());
     // FREEZE: the table was made in this transaction, so rows can be written already frozen
     // and all-visible (no hint-bit rewrites later; index-only scans work at once).
     let copy_sql = format!(
-        "COPY \"{}\" ({}) FROM STDIN (FORMAT csv, FREEZE)",
+        "COPY \"{}\" ({}) FROM STDIN (FORMAT binary, FREEZE)",
         layout.table,
         cols.join(",")
     );
     let mut copy = tx.copy_in_raw(&copy_sql).await?;
+    let mut writer = super::pg_copy::RowWriter::new(layout);
     let mut next_id: i64 = 1;
     let mut buf = Vec::with_capacity(1 << 20);
+    buf.extend_from_slice(super::pg_copy::HEADER);
     let mut failed = None;
     while let Some(batch) = rx.recv().await {
         let n = batch.len() as u64;
         for row in &batch {
-            use std::io::Write;
-            let _ = write!(buf, "{next_id}");
+            writer.row(next_id, row, &mut buf);
             next_id += 1;
-            for cell in row {
-                buf.push(b',');
-                copy_cell(&mut buf, cell);
-            }
-            if tsvector {
-                words.clear();
-                let texts = text_fields.iter().filter_map(|i| match &row[*i] {
-                    Cell::Str(s) => Some(s.as_str()),
-                    _ => None,
-                });
-                super::words::tsvector(texts, &mut scratch, &mut words);
-                buf.push(b',');
-                super::encode::write_quoted(&mut buf, &words);
-            }
-            buf.push(b'\n');
         }
         if buf.len() >= 1 << 20 {
             if let Err(e) = copy.send(std::mem::take(&mut buf)).await {
@@ -578,9 +534,8 @@ async fn load_postgres(
         let _ = copy.abort("load failed").await;
         return Err(e.into());
     }
-    if !buf.is_empty() {
-        copy.send(buf).await?;
-    }
+    buf.extend_from_slice(&super::pg_copy::TRAILER);
+    copy.send(buf).await?;
     copy.finish().await?;
     for (phase, statements) in layout.build_steps(backend, max_len) {
         progress.phase(phase, 0);

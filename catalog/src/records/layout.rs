@@ -164,7 +164,7 @@ impl Layout {
             }
         }
         if self.has_tsvector(backend) {
-            // the words of the row's text fields, written by the loader (`words::tsvector`)
+            // the words of the row's text fields, written by the loader (`words::lexemes`)
             t.col(ColumnDef::new(Alias::new(TSVECTOR)).custom(Alias::new("tsvector")));
         }
         t.to_owned()

@@ -8,6 +8,7 @@ pub mod encode;
 pub mod examples;
 pub mod ingest;
 pub mod layout;
+mod pg_copy;
 mod pg_export;
 mod plan;
 pub mod query;

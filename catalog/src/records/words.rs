@@ -1,7 +1,7 @@
 //! The words of a text as full-text search sees them: split at every character that is not a
 //! letter or a digit, lower-cased, diacritics removed. These are the rules of the FTS5 tokenizer
 //! SQLite's index uses (`unicode61 remove_diacritics 2`); on Postgres the loader writes each
-//! row's `tsvector` from [`tsvector`] and a search asks [`tsquery`], so `q` finds the same rows
+//! row's `tsvector` from [`lexemes`] and a search asks [`tsquery`], so `q` finds the same rows
 //! on both backends (Postgres' own parser would treat `Jl.`, `3.5` or `café` its own way) and
 //! Postgres need not parse every row's text while loading.
 use unicode_normalization::char::is_combining_mark;
@@ -39,13 +39,12 @@ pub fn fold(term: &str) -> Vec<String> {
     folded.split_whitespace().map(str::to_owned).collect()
 }
 
-/// Writes the `tsvector` literal of `texts` (`'a' 'b' …`, each word once) to `out`, using
-/// `scratch` for the words.
-pub fn tsvector<'a>(
+/// The lexemes of a row's `tsvector`: the words of `texts`, sorted by bytes (Postgres' order
+/// of lexemes) and each once, up to the size Postgres can hold. `scratch` holds them.
+pub fn lexemes<'s, 'a>(
     texts: impl IntoIterator<Item = &'a str>,
-    scratch: &mut String,
-    out: &mut String,
-) {
+    scratch: &'s mut String,
+) -> Vec<&'s str> {
     scratch.clear();
     for t in texts {
         fold_into(t, scratch);
@@ -57,16 +56,15 @@ pub fn tsvector<'a>(
     words.sort_unstable();
     words.dedup();
     let mut bytes = 0;
-    for w in words {
-        bytes += w.len();
-        if bytes > MAX_LEXEMES_BYTES {
-            break;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        quote_lexeme(w, out);
-    }
+    let fits = words
+        .iter()
+        .take_while(|w| {
+            bytes += w.len();
+            bytes <= MAX_LEXEMES_BYTES
+        })
+        .count();
+    words.truncate(fits);
+    words
 }
 
 /// The `tsquery` that every one of `terms` matches (`'a' & 'b'`); `None` when a term is longer
@@ -102,23 +100,23 @@ fn quote_lexeme(w: &str, out: &mut String) {
 mod tests {
     use super::*;
 
-    fn vector(texts: &[&str]) -> String {
-        let (mut scratch, mut out) = (String::new(), String::new());
-        tsvector(texts.iter().copied(), &mut scratch, &mut out);
-        out
+    fn vector(texts: &[&str]) -> Vec<String> {
+        let mut scratch = String::new();
+        let words = lexemes(texts.iter().copied(), &mut scratch);
+        words.into_iter().map(str::to_owned).collect()
     }
 
     #[test]
     fn words_are_split_folded_and_stored_once() {
         assert_eq!(
             vector(&["Jl. Ahmad Yani, dekat CAFÉ", "jalan-rusak 3.5 km; café"]),
-            "'3' '5' 'ahmad' 'cafe' 'dekat' 'jalan' 'jl' 'km' 'rusak' 'yani'"
+            ["3", "5", "ahmad", "cafe", "dekat", "jalan", "jl", "km", "rusak", "yani"]
         );
-        assert_eq!(vector(&["", "  ,;"]), "");
+        assert!(vector(&["", "  ,;"]).is_empty());
         assert_eq!(fold("Ñandú"), vec!["nandu"]);
         // a word too long for Postgres is left out of the row, and a search for it finds nothing
         let long = "a".repeat(MAX_LEXEME + 1);
-        assert_eq!(vector(&[&long, "b"]), "'b'");
+        assert_eq!(vector(&[&long, "b"]), ["b"]);
         assert_eq!(tsquery(&[long]), None);
         assert_eq!(
             tsquery(&["banjir".into(), "Pasar".into()]).unwrap(),
@@ -130,7 +128,7 @@ mod tests {
     fn a_row_with_too_many_words_keeps_what_postgres_can_hold() {
         let text: String = (0..200_000).map(|i| format!("w{i:07} ")).collect();
         let out = vector(&[&text]);
-        let lexemes: usize = out.split(' ').map(|w| w.len() - 2).sum();
+        let lexemes: usize = out.iter().map(String::len).sum();
         assert!(lexemes <= MAX_LEXEMES_BYTES, "{lexemes}");
         assert!(lexemes > MAX_LEXEMES_BYTES - 16, "{lexemes}");
     }

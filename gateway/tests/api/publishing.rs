@@ -123,6 +123,47 @@ async fn json_ndjson_and_multipart_with_schema_uploads() {
 }
 
 #[tokio::test]
+async fn empty_cells_of_every_type_load_as_nulls() {
+    let app = spawn_app().await;
+    let token = app.create_dataset("dlh", "udara").await;
+    let csv = "n,x,ok,day,at,note\n\
+               1,1.5,true,2024-01-02,2024-01-02T03:04:05+07:00,a\n\
+               ,,,,,\n\
+               3,-2.5,false,2024-01-03,2024-01-03T03:04:05+08:00,c\n";
+    let res = app
+        .upload("dlh", "udara", &token, "text/csv", csv.as_bytes().to_vec())
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["row_count"], 3);
+    let types: Vec<&str> = body["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["integer", "number", "boolean", "date", "datetime", "string"]
+    );
+    app.publish("dlh", "udara", &token, 1).await;
+    let base = "/v1/datasets/dlh/udara/versions/1";
+    let empty = app.get_json(&format!("{base}/records/2")).await;
+    for f in ["n", "x", "ok", "day", "at", "note"] {
+        assert_eq!(empty[f], Value::Null, "{f}: {empty}");
+    }
+    let last = app.get_json(&format!("{base}/records/3")).await;
+    assert_eq!(last["n"], 3);
+    assert_eq!(last["x"], -2.5);
+    assert_eq!(last["ok"], false);
+    assert_eq!(last["day"], "2024-01-03");
+    assert_eq!(last["at"], "2024-01-03T03:04:05+08:00");
+    assert_eq!(last["note"], "c");
+    let nulls = app.get_json(&format!("{base}/records?at=is.null")).await;
+    assert_eq!(crate::helpers::ids(&nulls), [2]);
+}
+
+#[tokio::test]
 async fn idempotency_key_makes_one_version() {
     let app = spawn_app().await;
     let token = app.create_dataset("dinas-pu", "jalan").await;
