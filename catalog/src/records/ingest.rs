@@ -2,14 +2,16 @@
 //!
 //! Two streaming passes in constant memory: [`scan`] infers types (or checks an explicit schema)
 //! and hashes the file; [`load`] parses each cell into its type on a blocking thread and feeds
-//! batches to the database (batched multi-row inserts in one SQLite transaction, `COPY` on
-//! Postgres). The table, its indexes and its full-text index are built inside one transaction, so
-//! an error anywhere leaves nothing behind. Use [`ingest`].
+//! batches to the database (batched multi-row inserts in one SQLite transaction, binary `COPY`
+//! on Postgres). On SQLite the table, its indexes and its full-text index are built inside one
+//! transaction; on Postgres the rows are committed first so that two connections can build the
+//! indexes together, and a failure drops the table (`pg_load`). Either way an error leaves
+//! nothing behind. Use [`ingest`].
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait};
-use sea_query::{PostgresQueryBuilder, Value};
+use sea_query::Value;
 
 use super::layout::Layout;
 use super::source::{read_rows, RowPos, RowSink, UploadFormat};
@@ -77,13 +79,15 @@ pub struct IngestRequest {
     pub timezone: TimeZone,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Ingested {
     pub layout: Layout,
     pub row_count: u64,
     pub sha256: String,
     pub byte_size: u64,
     pub warnings: Vec<String>,
+    /// Postgres: hold it until a version row names the table (`pg_load`).
+    pub lock: Option<super::pg_load::TableLock>,
 }
 
 struct Scan {
@@ -346,9 +350,30 @@ pub async fn ingest(
     };
     progress.phase("loading", scan.rows);
     let backend = db.get_database_backend();
-    let loaded = match (backend, super::sqlite_direct::file_path(db)) {
-        (DatabaseBackend::Postgres, _) => load_postgres(db, &layout, &max_len, rx, progress).await,
-        (_, Some(path)) => {
+    let producer = async {
+        producer
+            .await
+            .map_err(|e| CatalogError::Internal(e.to_string()))?
+    };
+    if backend == DatabaseBackend::Postgres {
+        // The loader awaits the reader before it commits anything.
+        let (rows, ascending, lock) =
+            super::pg_load::load(db, &layout, &max_len, rx, producer, progress).await?;
+        timed.end();
+        return Ok(Ingested {
+            layout: Layout {
+                ascending,
+                ..layout
+            },
+            row_count: rows,
+            sha256: scan.sha256,
+            byte_size: scan.bytes,
+            warnings,
+            lock: Some(lock),
+        });
+    }
+    let loaded = match super::sqlite_direct::file_path(db) {
+        Some(path) => {
             let (layout, max_len, timed) = (layout.clone(), max_len.clone(), timed.clone());
             let mut rx = rx;
             tokio::task::spawn_blocking(move || {
@@ -361,9 +386,7 @@ pub async fn ingest(
         // in memory: through the pool's connection
         _ => load_sqlite(db, &layout, &max_len, rx, progress).await,
     };
-    let produced = producer
-        .await
-        .map_err(|e| CatalogError::Internal(e.to_string()))?;
+    let produced = producer.await;
     let (rows, ascending) = match (loaded, produced) {
         // The loader failed first; the producer only saw the channel close.
         (Err(e), _) => return Err(e),
@@ -384,6 +407,7 @@ pub async fn ingest(
         sha256: scan.sha256,
         byte_size: scan.bytes,
         warnings,
+        lock: None,
     })
 }
 
@@ -481,72 +505,5 @@ async fn load_sqlite(
     progress.phase("analysing", 0);
     db.execute_unprepared(&layout.analyze_statement(backend))
         .await?;
-    Ok((next_id - 1) as u64)
-}
-
-async fn load_postgres(
-    db: &DatabaseConnection,
-    layout: &Layout,
-    max_len: &[usize],
-    mut rx: tokio::sync::mpsc::Receiver<Vec<Vec<Cell>>>,
-    progress: &dyn Progress,
-) -> Result<u64> {
-    let pool = db.get_postgres_connection_pool();
-    let mut tx = pool.begin().await?;
-    let create = layout
-        .create_table(DatabaseBackend::Postgres)
-        .to_string(PostgresQueryBuilder);
-    sqlx::raw_sql(&create).execute(&mut *tx).await?;
-    // Index builds sort in memory rather than in temp files (this transaction only).
-    sqlx::raw_sql("SET LOCAL maintenance_work_mem = '256MB'")
-        .execute(&mut *tx)
-        .await?;
-    let backend = DatabaseBackend::Postgres;
-    let cols = layout.loaded_columns(backend);
-    // FREEZE: the table was made in this transaction, so rows can be written already frozen
-    // and all-visible (no hint-bit rewrites later; index-only scans work at once).
-    let copy_sql = format!(
-        "COPY \"{}\" ({}) FROM STDIN (FORMAT binary, FREEZE)",
-        layout.table,
-        cols.join(",")
-    );
-    let mut copy = tx.copy_in_raw(&copy_sql).await?;
-    let mut writer = super::pg_copy::RowWriter::new(layout);
-    let mut next_id: i64 = 1;
-    let mut buf = Vec::with_capacity(1 << 20);
-    buf.extend_from_slice(super::pg_copy::HEADER);
-    let mut failed = None;
-    while let Some(batch) = rx.recv().await {
-        let n = batch.len() as u64;
-        for row in &batch {
-            writer.row(next_id, row, &mut buf);
-            next_id += 1;
-        }
-        if buf.len() >= 1 << 20 {
-            if let Err(e) = copy.send(std::mem::take(&mut buf)).await {
-                failed = Some(e);
-                break;
-            }
-        }
-        progress.advance(n);
-    }
-    if let Some(e) = failed {
-        let _ = copy.abort("load failed").await;
-        return Err(e.into());
-    }
-    buf.extend_from_slice(&super::pg_copy::TRAILER);
-    copy.send(buf).await?;
-    copy.finish().await?;
-    for (phase, statements) in layout.build_steps(backend, max_len) {
-        progress.phase(phase, 0);
-        for sql in statements {
-            sqlx::raw_sql(&sql).execute(&mut *tx).await?;
-        }
-    }
-    progress.phase("analysing", 0);
-    sqlx::raw_sql(&layout.analyze_statement(backend))
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     Ok((next_id - 1) as u64)
 }

@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod layout;
 mod pg_copy;
 mod pg_export;
+mod pg_load;
 mod plan;
 pub mod query;
 pub mod read;

@@ -168,6 +168,11 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
     assert_eq!(quoted.status(), 201, "hostile names are data, never SQL");
     let v: Value = quoted.json().await.unwrap();
     assert_eq!(v["version"], 1, "no failed upload took a version number");
+    assert_eq!(
+        app.record_tables().await.len(),
+        1,
+        "no failed upload left a record table"
+    );
     assert_eq!(app.get("/readyz").await.status(), 200);
     assert_eq!(app.get_json("/v1/agencies").await["total"], 1);
 }

@@ -200,6 +200,31 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The record tables in the database (`rec_` and 16 hex digits; not SQLite's FTS5 tables).
+    pub async fn record_tables(&self) -> Vec<String> {
+        let db = catalog::db::connect(&self.database_url).await.unwrap();
+        let sql = if backend() == "postgres" {
+            "SELECT relname::text FROM pg_class WHERE relkind = 'r' ORDER BY 1"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+        };
+        let rows = db
+            .query_all(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .filter(|name| {
+                name.len() == 20
+                    && name.starts_with("rec_")
+                    && name[4..].bytes().all(|b| b.is_ascii_hexdigit())
+            })
+            .collect()
+    }
+
     pub async fn get_json(&self, path: &str) -> Value {
         let res = self.get(path).await;
         assert_eq!(res.status(), 200, "GET {path}");

@@ -163,6 +163,54 @@ async fn empty_cells_of_every_type_load_as_nulls() {
     assert_eq!(crate::helpers::ids(&nulls), [2]);
 }
 
+/// Postgres commits a table's rows before building its indexes on two connections
+/// (`records/pg_load.rs`); a load killed in between leaves a table no version names. The next
+/// load drops it, unless a load still holds its lock (one running on another node).
+#[tokio::test]
+async fn a_record_table_left_by_a_killed_load_is_dropped_by_the_next_load() {
+    use sea_orm::{ConnectionTrait as _, Statement, TransactionTrait as _};
+    if crate::helpers::backend() != "postgres" {
+        return;
+    }
+    let app = spawn_app().await;
+    let token = app.create_dataset("dlh", "udara").await;
+    let (orphan, loading) = ("rec_00000000000000aa", "rec_00000000000000bb");
+    let db = catalog::db::connect(&app.database_url).await.unwrap();
+    let other_node = catalog::db::connect(&app.database_url).await.unwrap();
+    for table in [orphan, loading] {
+        db.execute_unprepared(&format!("CREATE TABLE {table} (_id bigint)"))
+            .await
+            .unwrap();
+    }
+    // the lock a load holds, on a connection kept by an open transaction
+    let held = other_node.begin().await.unwrap();
+    held.execute_unprepared(&format!(
+        "SELECT pg_advisory_lock(hashtextextended('{loading}', 0))"
+    ))
+    .await
+    .unwrap();
+    let res = app
+        .upload("dlh", "udara", &token, "text/csv", b"a,b\n1,x\n".to_vec())
+        .await;
+    assert_eq!(res.status(), 201);
+    let tables = app.record_tables().await;
+    assert!(!tables.contains(&orphan.to_owned()), "{tables:?}");
+    assert!(tables.contains(&loading.to_owned()), "{tables:?}");
+    let named = db
+        .query_one(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT table_name FROM versions",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<String>(0)
+        .unwrap();
+    assert!(tables.contains(&named), "{tables:?}");
+    assert_eq!(tables.len(), 2, "{tables:?}");
+    held.rollback().await.unwrap();
+}
+
 #[tokio::test]
 async fn idempotency_key_makes_one_version() {
     let app = spawn_app().await;
