@@ -355,47 +355,36 @@ pub async fn ingest(
             .await
             .map_err(|e| CatalogError::Internal(e.to_string()))?
     };
-    if backend == DatabaseBackend::Postgres {
+    let (rows, ascending, lock) = if backend == DatabaseBackend::Postgres {
         // The loader awaits the reader before it commits anything.
         let (rows, ascending, lock) =
             super::pg_load::load(db, &layout, &max_len, rx, producer, progress).await?;
-        timed.end();
-        return Ok(Ingested {
-            layout: Layout {
-                ascending,
-                ..layout
-            },
-            row_count: rows,
-            sha256: scan.sha256,
-            byte_size: scan.bytes,
-            warnings,
-            lock: Some(lock),
-        });
-    }
-    let loaded = match super::sqlite_direct::file_path(db) {
-        Some(path) => {
-            let (layout, max_len, timed) = (layout.clone(), max_len.clone(), timed.clone());
-            let mut rx = rx;
-            tokio::task::spawn_blocking(move || {
-                super::sqlite_load::load(&path, &layout, &max_len, &mut rx, &texts, &*timed)
-            })
-            .await
-            .map_err(|e| CatalogError::Internal(e.to_string()))
-            .and_then(|loaded| loaded)
+        (rows, ascending, Some(lock))
+    } else {
+        let loaded = match super::sqlite_direct::file_path(db) {
+            Some(path) => {
+                let (layout, max_len, timed) = (layout.clone(), max_len.clone(), timed.clone());
+                let mut rx = rx;
+                tokio::task::spawn_blocking(move || {
+                    super::sqlite_load::load(&path, &layout, &max_len, &mut rx, &texts, &*timed)
+                })
+                .await
+                .map_err(|e| CatalogError::Internal(e.to_string()))
+                .and_then(|loaded| loaded)
+            }
+            // in memory: through the pool's connection
+            None => load_sqlite(db, &layout, &max_len, rx, progress).await,
+        };
+        match (loaded, producer.await) {
+            // The loader failed first; the producer only saw the channel close.
+            (Err(e), _) => return Err(e),
+            // A parse error closes the channel early, so the loader committed a partial table.
+            (Ok(_), Err(e)) => {
+                drop_table(db, &layout).await;
+                return Err(e);
+            }
+            (Ok(rows), Ok(ascending)) => (rows, ascending, None),
         }
-        // in memory: through the pool's connection
-        _ => load_sqlite(db, &layout, &max_len, rx, progress).await,
-    };
-    let produced = producer.await;
-    let (rows, ascending) = match (loaded, produced) {
-        // The loader failed first; the producer only saw the channel close.
-        (Err(e), _) => return Err(e),
-        // A parse error closes the channel early, so the loader committed a partial table.
-        (Ok(_), Err(e)) => {
-            drop_table(db, &layout).await;
-            return Err(e);
-        }
-        (Ok(rows), Ok(ascending)) => (rows, ascending),
     };
     timed.end();
     let mut layout = layout;
@@ -407,7 +396,7 @@ pub async fn ingest(
         sha256: scan.sha256,
         byte_size: scan.bytes,
         warnings,
-        lock: None,
+        lock,
     })
 }
 
