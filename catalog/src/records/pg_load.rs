@@ -26,6 +26,10 @@ use super::pg_copy::{RowWriter, HEADER, TRAILER};
 use crate::error::{CatalogError, Result};
 use crate::schema::Cell;
 
+/// The advisory lock key of the record table named by `$1`. Every lock, try and unlock goes
+/// through it: a sweep that hashed differently from a load would drop the table being loaded.
+const LOCK_KEY: &str = "hashtextextended($1, 0)";
+
 /// The load lock of one record table: a session advisory lock on the connection that loaded
 /// it. Dropping this closes that connection (it never returns to the pool holding the lock),
 /// which ends the lock.
@@ -48,7 +52,7 @@ pub(super) async fn load<T>(
     let pool = db.get_postgres_connection_pool();
     let mut conn = pool.acquire().await?;
     conn.close_on_drop();
-    sqlx::query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+    sqlx::query(&format!("SELECT pg_advisory_lock({LOCK_KEY})"))
         .bind(&layout.table)
         .execute(&mut *conn)
         .await?;
@@ -167,7 +171,7 @@ async fn sweep_orphans(conn: &mut PgConnection) {
     for table in found {
         let sweep = async {
             let locked: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
+                sqlx::query_scalar(&format!("SELECT pg_try_advisory_lock({LOCK_KEY})"))
                     .bind(&table)
                     .fetch_one(&mut *conn)
                     .await?;
@@ -184,7 +188,7 @@ async fn sweep_orphans(conn: &mut PgConnection) {
                     .execute(&mut *conn)
                     .await?;
             }
-            sqlx::query("SELECT pg_advisory_unlock(hashtextextended($1, 0))")
+            sqlx::query(&format!("SELECT pg_advisory_unlock({LOCK_KEY})"))
                 .bind(&table)
                 .execute(&mut *conn)
                 .await?;
