@@ -22,6 +22,7 @@ use crate::records::cursor::CursorKey;
 use crate::records::ingest::{self, IngestRequest, Progress};
 use crate::records::layout::Layout;
 use crate::records::read::VersionTable;
+use crate::records::Lookups;
 use crate::schema::TableSchema;
 
 pub mod listing;
@@ -30,6 +31,8 @@ pub mod listing;
 pub struct Catalog {
     pub db: DatabaseConnection,
     pub cursor_key: CursorKey,
+    /// Postgres lookups by `_id`, batched across requests.
+    pub lookups: Arc<Lookups>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -294,7 +297,11 @@ fn decode_schema(m: &version::Model) -> Result<TableSchema> {
 
 impl Catalog {
     pub fn new(db: DatabaseConnection, cursor_key: CursorKey) -> Self {
-        Self { db, cursor_key }
+        Self {
+            db,
+            cursor_key,
+            lookups: Arc::default(),
+        }
     }
 
     // ----- agencies -----

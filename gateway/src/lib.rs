@@ -31,6 +31,7 @@ use actix_web::{web, App, HttpServer};
 use catalog::accounts::Staff;
 use catalog::developers::KeyChange;
 use catalog::records::cursor::CursorKey;
+use catalog::records::Lookups;
 use catalog::service::Catalog;
 use ipnet::IpNet;
 use jsonwebtoken::Algorithm;
@@ -217,7 +218,8 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         None => None,
     };
     let usage = UsageMeter::new(db.clone(), Arc::clone(&metrics));
-    let catalog = Catalog::new(db, CursorKey::derive(&secret));
+    let mut catalog = Catalog::new(db, CursorKey::derive(&secret));
+    catalog.lookups = Arc::new(Lookups::new(metrics.record_lookup_statements.clone()));
     let responses = ResponseCache::new(
         settings.cache.enabled.then_some(settings.cache.max_bytes),
         metrics.cache_l1.clone(),

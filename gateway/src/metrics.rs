@@ -46,6 +46,9 @@ pub struct Metrics {
     pub cache_hot_hits: Counter,
     /// Reads of record tables (pages, records, aggregates): what the cache saves.
     pub record_reads: Counter,
+    /// Statements that looked records up by `_id` on Postgres, batched: `record_reads` of
+    /// single records ÷ these is the batch size.
+    pub record_lookup_statements: Counter,
     /// Calls to Redis carrying rate-limit decisions: decisions ÷ calls is the batch size.
     pub limit_calls: Counter,
     /// `limit_decisions` resolved once per (backend, result): the hot path only increments.
@@ -125,6 +128,12 @@ impl Default for Metrics {
             "Reads of record tables (pages, records, aggregates)",
             record_reads.clone(),
         );
+        let record_lookup_statements = Counter::default();
+        registry.register(
+            "record_lookup_statements",
+            "Statements that looked records up by _id on Postgres (one batch each)",
+            record_lookup_statements.clone(),
+        );
         let limit_calls = Counter::default();
         registry.register(
             "ratelimit_redis_calls",
@@ -146,6 +155,7 @@ impl Default for Metrics {
             cache_catalog,
             cache_hot_hits,
             record_reads,
+            record_lookup_statements,
             limit_calls,
             limit_decisions,
             redis_up,

@@ -11,6 +11,7 @@ pub mod layout;
 mod pg_copy;
 mod pg_export;
 mod pg_load;
+mod pg_lookup;
 mod plan;
 pub mod query;
 pub mod read;
@@ -18,3 +19,5 @@ pub mod source;
 mod sqlite_direct;
 mod sqlite_load;
 mod words;
+
+pub use pg_lookup::Lookups;

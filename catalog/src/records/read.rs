@@ -14,6 +14,7 @@ use sea_query::{
 
 use super::cursor::{self, CursorKey, CursorPayload};
 use super::layout::{Layout, TSVECTOR};
+use super::pg_lookup::Lookups;
 use super::plan::{choose_access, fts_match, table_stats, Access, HIT};
 use super::query::{
     col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection,
@@ -354,7 +355,7 @@ fn cursor_value(ty: FieldType, v: &serde_json::Value) -> Result<Option<Value>> {
     }))
 }
 
-fn select_columns(stmt: &mut SelectStatement, schema: &TableSchema, fields: &[usize]) {
+pub(super) fn select_columns(stmt: &mut SelectStatement, schema: &TableSchema, fields: &[usize]) {
     stmt.column(Alias::new("_id"));
     for &i in fields {
         stmt.column(Alias::new(Layout::col(i)));
@@ -654,13 +655,19 @@ pub async fn count(db: &DatabaseConnection, table: &VersionTable, sel: &Selectio
     Ok(row.try_get_by_index(0)?)
 }
 
-/// One record by `_id`.
+/// One record by `_id`; on Postgres through `lookups`, batched with other requests'.
 pub async fn get_record(
     db: &DatabaseConnection,
+    lookups: &Lookups,
     table: &VersionTable,
     id: i64,
 ) -> Result<Option<Row>> {
     let backend = db.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        return lookups
+            .get(db.get_postgres_connection_pool(), table, id)
+            .await;
+    }
     let fields: Vec<usize> = (0..table.schema().fields.len()).collect();
     let mut stmt = Query::select();
     stmt.from(Alias::new(&table.layout.table));

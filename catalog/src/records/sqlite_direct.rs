@@ -395,7 +395,7 @@ mod tests {
             let sql = "SELECT \"_id\", \"c0\" FROM \"rec_t\" WHERE \"_id\" = ?";
             assert!(get_record(&db, sql, row.id, &table, &[0]).is_some());
             assert!(get_record(&memory, sql, row.id, &table, &[0]).is_none());
-            let found = read::get_record(&db, &table, row.id)
+            let found = read::get_record(&db, &Default::default(), &table, row.id)
                 .await
                 .unwrap()
                 .unwrap();
@@ -404,7 +404,10 @@ mod tests {
                 encode_all(&mut NdjsonEncoder(cols.clone()), std::slice::from_ref(row))
             );
         }
-        assert!(read::get_record(&db, &table, 99).await.unwrap().is_none());
+        assert!(read::get_record(&db, &Default::default(), &table, 99)
+            .await
+            .unwrap()
+            .is_none());
 
         for (params, csv) in [(vec![], true), (vec![("n", "lt.100")], false)] {
             let params: Vec<(String, String)> = params

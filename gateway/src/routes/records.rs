@@ -349,7 +349,7 @@ pub async fn get_record(
     let key = cacheable(&r).then_some(key);
     let (answer, outcome) = cached_or_read(&state, key, || async {
         state.metrics.record_reads.inc();
-        let row = read::get_record(&state.catalog.db, table, id)
+        let row = read::get_record(&state.catalog.db, &state.catalog.lookups, table, id)
             .await?
             .ok_or_else(|| {
                 ApiError::not_found(format!(

@@ -102,6 +102,70 @@ async fn values_come_back_typed_and_datetimes_keep_their_offset() {
     .await;
 }
 
+/// Records by `_id` asked for together each get their own: on Postgres they are looked up in
+/// batches. The record table is locked while the requests arrive, so the two statements a
+/// version may have in flight wait and every other request queues behind them; then at most
+/// two statements of up to 256 ids answer the queue (one more should a request be counted just
+/// before it queues), where one statement per record would be 262.
+#[tokio::test]
+async fn records_asked_for_together_each_get_their_own() {
+    use sea_orm::TransactionTrait as _;
+    let app = crate::helpers::spawn_app_with(|s| s.cache.enabled = false).await;
+    let (_, rows) = app.with_reports().await;
+    let mut wanted: Vec<i64> = rows.iter().map(|r| r.id).rev().collect();
+    wanted.extend([42, 42, 7, 258, 9999]);
+    let postgres = crate::helpers::backend() == "postgres";
+    let db = catalog::db::connect(&app.database_url).await.unwrap();
+    let lock = db.begin().await.unwrap();
+    if postgres {
+        let table = app.record_tables().await.remove(0);
+        lock.execute_unprepared(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+            .await
+            .unwrap();
+    }
+    let asked: Vec<_> = wanted
+        .iter()
+        .map(|id| {
+            let req = app.client.get(app.url(&format!(
+                "/v1/datasets/dinas-pu/laporan/versions/1/records/{id}"
+            )));
+            tokio::spawn(async move { req.send().await.unwrap() })
+        })
+        .collect();
+    if postgres {
+        // every request has reached its lookup before the table is let go
+        let all_waiting = async {
+            while app.metric("gerbang_record_reads_total").await < wanted.len() as f64 {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), all_waiting)
+            .await
+            .expect("every lookup reaches the server");
+    }
+    lock.rollback().await.unwrap();
+    for (id, res) in wanted.iter().zip(asked) {
+        let res = res.await.unwrap();
+        let Some(want) = rows.iter().find(|r| r.id == *id) else {
+            assert_problem(res, 404, "not_found").await;
+            continue;
+        };
+        assert_eq!(res.status(), 200, "record {id}");
+        let got: Value = res.json().await.unwrap();
+        assert_eq!(got["_id"], want.id);
+        assert_eq!(got["reported_at"], want.reported_text.as_str());
+        assert_eq!(got["district"], want.district.as_str());
+        assert_eq!(got["score"].as_f64(), want.score);
+        assert_eq!(got["note"].as_str(), want.note.as_deref());
+    }
+    let statements = app.metric("gerbang_record_lookup_statements_total").await;
+    if postgres {
+        assert!((3.0..=5.0).contains(&statements), "{statements} statements");
+    } else {
+        assert_eq!(statements, 0.0);
+    }
+}
+
 #[tokio::test]
 async fn cursor_pages_walk_a_sorted_order_exactly_once() {
     let app = spawn_app().await;
