@@ -2,7 +2,7 @@
 //!
 //! One record per request (W1) spent its time in what every statement costs, not in the index
 //! probe: a pool checkout, a round trip, the executor's start and end, and sea-orm's layers on
-//! each side. Here lookups for one version that arrive while its statements are in flight wait,
+//! each side. Here lookups in one record table that arrive while its statements are in flight wait,
 //! then go together as one `_id = ANY($1)` statement (group commit). Nothing waits for a timer:
 //! a lone lookup goes at once, and a batch only forms from requests that arrived while the
 //! previous statements ran, so a batch costs no request more than one statement's time.
@@ -16,15 +16,15 @@ use tokio::sync::oneshot;
 use super::read::{decode_into, select_columns, Row, VersionTable};
 use crate::error::{CatalogError, Result};
 
-/// Statements in flight per version; lookups that find them all busy wait for the next batch.
+/// Statements in flight per record table; lookups that find them all busy wait for the next
+/// batch. (W1, paired: 1 in flight 35-38k req/s, 2 41k, 4 39-43k.)
 const IN_FLIGHT: usize = 2;
 /// Most ids in one statement.
 const MAX_BATCH: usize = 256;
-
-type Answer = oneshot::Sender<Result<Option<Row>>>;
-
 /// Queues kept before idle ones are let go.
 const MAX_QUEUES: usize = 1024;
+
+type Answer = oneshot::Sender<Result<Option<Row>>>;
 
 /// The batching queues, one per record table read by `_id` (a table never changes, so its
 /// queue's statement stays right).
@@ -44,7 +44,7 @@ impl Lookups {
         }
     }
 
-    /// The record `id` of `table`, found by the next statement of its version's queue.
+    /// The record `id` of `table`, found by the next statement of its table's queue.
     pub(super) async fn get(
         &self,
         pool: &sqlx::PgPool,
