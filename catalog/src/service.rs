@@ -296,11 +296,11 @@ fn decode_schema(m: &version::Model) -> Result<TableSchema> {
 }
 
 impl Catalog {
-    pub fn new(db: DatabaseConnection, cursor_key: CursorKey) -> Self {
+    pub fn new(db: DatabaseConnection, cursor_key: CursorKey, lookups: Lookups) -> Self {
         Self {
             db,
             cursor_key,
-            lookups: Arc::default(),
+            lookups: Arc::new(lookups),
         }
     }
 

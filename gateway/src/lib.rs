@@ -218,8 +218,8 @@ pub async fn prepare_state(settings: Settings) -> anyhow::Result<AppState> {
         None => None,
     };
     let usage = UsageMeter::new(db.clone(), Arc::clone(&metrics));
-    let mut catalog = Catalog::new(db, CursorKey::derive(&secret));
-    catalog.lookups = Arc::new(Lookups::new(metrics.record_lookup_statements.clone()));
+    let lookups = Lookups::new(metrics.record_lookup_statements.clone());
+    let catalog = Catalog::new(db, CursorKey::derive(&secret), lookups);
     let responses = ResponseCache::new(
         settings.cache.enabled.then_some(settings.cache.max_bytes),
         metrics.cache_l1.clone(),
