@@ -166,6 +166,51 @@ async fn records_asked_for_together_each_get_their_own() {
     }
 }
 
+/// A lookup statement that fails answers every request it carried, and the next ones are
+/// looked up again: a failure strands no queue. The record table is renamed away before any
+/// lookup (a statement prepared earlier would follow the table by its oid), then back.
+#[tokio::test]
+async fn a_failed_lookup_answers_all_it_carried_and_strands_no_queue() {
+    if crate::helpers::backend() != "postgres" {
+        return;
+    }
+    let app = crate::helpers::spawn_app_with(|s| s.cache.enabled = false).await;
+    let (_, rows) = app.with_reports().await;
+    let table = app.record_tables().await.remove(0);
+    let db = catalog::db::connect(&app.database_url).await.unwrap();
+    let rename = |from: &str, to: &str| format!("ALTER TABLE {from} RENAME TO {to}");
+    db.execute_unprepared(&rename(&table, "away"))
+        .await
+        .unwrap();
+    let get = |id: i64| {
+        let req = app.client.get(app.url(&format!(
+            "/v1/datasets/dinas-pu/laporan/versions/1/records/{id}"
+        )));
+        async move { req.send().await.unwrap() }
+    };
+    // a stranded queue would never answer: a time limit turns that into a failure
+    let all = |futures| {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            futures::future::join_all(futures),
+        )
+    };
+    let failed = all((1..=40).map(get)).await.expect("answers");
+    for res in failed {
+        assert_problem(res, 500, "internal").await;
+    }
+    db.execute_unprepared(&rename("away", &table))
+        .await
+        .unwrap();
+    let found = all((1..=40).map(get)).await.expect("answers");
+    for (res, want) in found.into_iter().zip(&rows) {
+        assert_eq!(res.status(), 200);
+        let got: Value = res.json().await.unwrap();
+        assert_eq!(got["_id"], want.id);
+        assert_eq!(got["reported_at"], want.reported_text.as_str());
+    }
+}
+
 #[tokio::test]
 async fn cursor_pages_walk_a_sorted_order_exactly_once() {
     let app = spawn_app().await;
