@@ -88,6 +88,8 @@ impl Lookups {
 #[derive(Debug)]
 struct Queue {
     table: VersionTable,
+    /// Every field, in schema order: what a record by `_id` shows.
+    fields: Vec<usize>,
     sql: String,
     state: Mutex<Pending>,
     statements: Counter,
@@ -101,13 +103,14 @@ struct Pending {
 
 impl Queue {
     fn new(table: &VersionTable, statements: Counter) -> Self {
-        let all: Vec<usize> = (0..table.schema().fields.len()).collect();
+        let fields: Vec<usize> = (0..table.schema().fields.len()).collect();
         let mut stmt = Query::select();
         stmt.from(Alias::new(&table.layout.table));
-        select_columns(&mut stmt, table.schema(), &all);
+        select_columns(&mut stmt, table.schema(), &fields);
         stmt.and_where(Expr::cust(r#""_id" = ANY($1)"#));
         Self {
             table: table.clone(),
+            fields,
             sql: stmt.to_string(PostgresQueryBuilder),
             state: Mutex::default(),
             statements,
@@ -119,14 +122,12 @@ impl Queue {
     }
 
     async fn fetch(&self, pool: &sqlx::PgPool, ids: &[i64]) -> Result<HashMap<i64, Row>> {
-        let schema = self.table.schema();
-        let all: Vec<usize> = (0..schema.fields.len()).collect();
         self.statements.inc();
         let rows = sqlx::query(&self.sql).bind(ids).fetch_all(pool).await?;
         rows.iter()
             .map(|r| {
-                let mut row = Row::for_fields(all.len());
-                decode_into(schema, &all, r, &mut row)?;
+                let mut row = Row::for_fields(self.fields.len());
+                decode_into(self.table.schema(), &self.fields, r, &mut row)?;
                 Ok((row.id, row))
             })
             .collect()
