@@ -200,14 +200,9 @@ impl TestApp {
             .expect("request")
     }
 
-    /// The record tables in the database (`rec_` and 16 hex digits; not SQLite's FTS5 tables).
-    pub async fn record_tables(&self) -> Vec<String> {
+    /// The first column, as text, of every row `sql` selects from the app's database.
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
         let db = catalog::db::connect(&self.database_url).await.unwrap();
-        let sql = if backend() == "postgres" {
-            "SELECT relname::text FROM pg_class WHERE relkind = 'r' ORDER BY 1"
-        } else {
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
-        };
         let rows = db
             .query_all(sea_orm::Statement::from_string(
                 db.get_database_backend(),
@@ -217,6 +212,19 @@ impl TestApp {
             .unwrap();
         rows.iter()
             .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .collect()
+    }
+
+    /// The record tables in the database (`rec_` and 16 hex digits; not SQLite's FTS5 tables).
+    pub async fn record_tables(&self) -> Vec<String> {
+        let sql = if backend() == "postgres" {
+            "SELECT relname::text FROM pg_class WHERE relkind = 'r' ORDER BY 1"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1"
+        };
+        self.texts(sql)
+            .await
+            .into_iter()
             .filter(|name| {
                 name.len() == 20
                     && name.starts_with("rec_")

@@ -168,7 +168,7 @@ async fn empty_cells_of_every_type_load_as_nulls() {
 /// load drops it, unless a load still holds its lock (one running on another node).
 #[tokio::test]
 async fn a_record_table_left_by_a_killed_load_is_dropped_by_the_next_load() {
-    use sea_orm::{ConnectionTrait as _, Statement, TransactionTrait as _};
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
     if crate::helpers::backend() != "postgres" {
         return;
     }
@@ -196,17 +196,8 @@ async fn a_record_table_left_by_a_killed_load_is_dropped_by_the_next_load() {
     let tables = app.record_tables().await;
     assert!(!tables.contains(&orphan.to_owned()), "{tables:?}");
     assert!(tables.contains(&loading.to_owned()), "{tables:?}");
-    let named = db
-        .query_one(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT table_name FROM versions",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<String>(0)
-        .unwrap();
-    assert!(tables.contains(&named), "{tables:?}");
+    let named = app.texts("SELECT table_name FROM versions").await;
+    assert!(tables.contains(&named[0]), "{tables:?}");
     assert_eq!(tables.len(), 2, "{tables:?}");
     held.rollback().await.unwrap();
 }

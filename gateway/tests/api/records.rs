@@ -592,18 +592,12 @@ async fn search_pages_ordered_by_fields_ascending_with_the_rows_follow_their_cur
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
     app.publish("dinas-pu", "urut", &token, 1).await;
 
-    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-    let stored = db
-        .query_one(sea_orm::Statement::from_string(
-            db.get_database_backend(),
+    let stored = app
+        .texts(
             "SELECT ascending_fields FROM versions WHERE table_name LIKE 'rec_%' ORDER BY id DESC",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<String>(0)
-        .unwrap();
-    assert_eq!(stored, r#"["seq","day"]"#);
+        )
+        .await;
+    assert_eq!(stored[0], r#"["seq","day"]"#);
 
     let base = "/v1/datasets/dinas-pu/urut/versions/1/records?q=banjir&limit=45";
     let matches: Vec<_> = rows.iter().filter(|r| r.3 == "banjir").collect();
