@@ -48,6 +48,7 @@ fn schema() -> TableSchema {
             f("resolved_days", FieldType::Number, true),
         ],
         primary_key: vec![],
+        indexes: vec![],
     }
 }
 

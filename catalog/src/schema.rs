@@ -197,12 +197,24 @@ pub struct Field {
     pub nullable: bool,
 }
 
+/// Most indexes an upload may declare.
+pub const MAX_DECLARED_INDEXES: usize = 8;
+/// Most fields in one declared index.
+pub const MAX_INDEX_FIELDS: usize = 8;
+
 /// The schema of a dataset version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TableSchema {
     pub fields: Vec<Field>,
     #[serde(default)]
     pub primary_key: Vec<String>,
+    /// Indexes the publisher declared at upload (as CKAN's `datastore_create` takes
+    /// `indexes`), each the names of its fields in order. Every field already has an index of
+    /// its own; a declared one over several fields serves equality filters on its leading
+    /// fields together with a sort on the next (`district=eq.…&category=eq.…&order=reported_at`)
+    /// and counts them from the index alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Vec<String>>,
 }
 
 impl TableSchema {
@@ -225,6 +237,8 @@ impl TableSchema {
             fields: Vec<RawField>,
             #[serde(default, rename = "primaryKey", alias = "primary_key")]
             primary_key: Option<serde_json::Value>,
+            #[serde(default)]
+            indexes: Vec<Vec<String>>,
         }
         let raw: Raw = serde_json::from_slice(bytes).map_err(|e| {
             CatalogError::bad_request(format!("the schema part is not a Table Schema: {e}"))
@@ -258,6 +272,8 @@ impl TableSchema {
         let schema = TableSchema {
             fields,
             primary_key,
+            // checked with the file's columns, at ingestion (`declare_indexes`)
+            indexes: raw.indexes,
         };
         validate_names(schema.fields.iter().map(|f| f.name.as_str()))?;
         for pk in &schema.primary_key {
@@ -269,6 +285,70 @@ impl TableSchema {
         }
         Ok(schema)
     }
+
+    /// Sets the declared indexes after checking them: each names from 1 to [`MAX_INDEX_FIELDS`]
+    /// known fields, none twice, only fields that `indexable` allows (text too long for a
+    /// b-tree is searched with `q` instead); at most [`MAX_DECLARED_INDEXES`], none declared
+    /// twice.
+    pub fn declare_indexes(
+        &mut self,
+        indexes: Vec<Vec<String>>,
+        indexable: impl Fn(usize) -> bool,
+    ) -> Result<()> {
+        if indexes.len() > MAX_DECLARED_INDEXES {
+            return Err(CatalogError::bad_request(format!(
+                "{} indexes declared; at most {MAX_DECLARED_INDEXES} are allowed",
+                indexes.len()
+            )));
+        }
+        for (n, index) in indexes.iter().enumerate() {
+            if index.is_empty() || index.len() > MAX_INDEX_FIELDS {
+                return Err(CatalogError::bad_request(format!(
+                    "a declared index names from 1 to {MAX_INDEX_FIELDS} fields, not {}",
+                    index.len()
+                )));
+            }
+            for (k, name) in index.iter().enumerate() {
+                let i = self.field_index(name).ok_or_else(|| {
+                    CatalogError::UnknownColumn(format!(
+                        "a declared index names '{name}', which is not a column of the upload"
+                    ))
+                })?;
+                if index[..k].contains(name) {
+                    return Err(CatalogError::bad_request(format!(
+                        "a declared index names '{name}' twice"
+                    )));
+                }
+                if !indexable(i) {
+                    return Err(CatalogError::bad_request(format!(
+                        "column '{name}' holds text too long to index; search it with q"
+                    )));
+                }
+            }
+            if indexes[..n].contains(index) {
+                return Err(CatalogError::bad_request(format!(
+                    "the index ({}) is declared twice",
+                    index.join(", ")
+                )));
+            }
+        }
+        self.indexes = indexes;
+        Ok(())
+    }
+}
+
+/// Reads declared indexes as a query parameter or a command-line option writes them: indexes
+/// separated by `;`, the fields of each by `,` (`district,category,reported_at;status`).
+pub fn parse_index_list(text: &str) -> Vec<Vec<String>> {
+    text.split(';')
+        .filter(|index| !index.trim().is_empty())
+        .map(|index| {
+            (index.split(',').map(str::trim))
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
 }
 
 /// Checks column names of an upload: present, unique, not too many, not reserved.
@@ -380,6 +460,41 @@ impl Inference {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declared_indexes_name_known_indexable_fields_once_within_limits() {
+        let json = br#"{"fields":[{"name":"a"},{"name":"b","type":"integer"},{"name":"long"}],
+            "indexes":[["a","b"]]}"#;
+        let schema = TableSchema::from_table_schema_json(json).unwrap();
+        assert_eq!(schema.indexes, vec![vec!["a".to_owned(), "b".to_owned()]]);
+        let declare = |text: &str| {
+            let mut s = schema.clone();
+            s.declare_indexes(parse_index_list(text), |i| i != 2)
+                .map(|()| s.indexes)
+        };
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            declare(" a , b ;; b,").unwrap(),
+            vec![names(&["a", "b"]), names(&["b"])]
+        );
+        assert!(matches!(
+            declare("a,x"),
+            Err(CatalogError::UnknownColumn(_))
+        ));
+        for refused in [
+            "a,a",
+            "a,long",
+            "a,b;b;a,b",
+            "a;b;a,b;b,a;a,b,b;b,a,b;a,long;b,long,a;x",
+        ] {
+            assert!(
+                matches!(declare(refused), Err(CatalogError::BadRequest(_))),
+                "{refused}"
+            );
+        }
+        let nine = (0..9).map(|_| "a").collect::<Vec<_>>().join(",");
+        assert!(matches!(declare(&nine), Err(CatalogError::BadRequest(_))));
+    }
 
     fn infer(values: &[&str]) -> FieldType {
         let mut inf = Inference::default();

@@ -29,6 +29,7 @@ fn schema() -> TableSchema {
             f("resolved_days", FieldType::Number),
         ],
         primary_key: vec![],
+        indexes: vec![],
     }
 }
 

@@ -218,6 +218,7 @@ mod tests {
                 field("priority", FieldType::Integer),
             ],
             primary_key: vec![],
+            indexes: vec![],
         };
         let key = |format, qs: &str| {
             let params: Vec<(String, String)> = serde_urlencoded::from_str(qs).unwrap();

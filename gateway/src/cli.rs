@@ -7,6 +7,7 @@ use catalog::accounts::{self, UserInput};
 use catalog::domain::{AgencySlug, DatasetSlug, Role};
 use catalog::records::ingest::{IngestRequest, Progress};
 use catalog::records::source::UploadFormat;
+use catalog::schema::parse_index_list;
 use catalog::service::{AgencyInput, DatasetInput};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -29,6 +30,11 @@ pub struct ImportArgs {
     /// Title for a dataset created by this import.
     #[arg(long)]
     pub title: Option<String>,
+    /// Declare an index over these fields, comma-separated, beside the one every field gets
+    /// (e.g. `district,category,reported_at` for equality filters on the first two sorted by
+    /// the third). Repeat for more.
+    #[arg(long = "index", value_name = "FIELDS")]
+    pub indexes: Vec<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -139,6 +145,11 @@ pub async fn import(state: &AppState, args: ImportArgs, bar: Arc<Bar>) -> anyhow
         format,
         schema: None,
         timezone: Default::default(),
+        indexes: args
+            .indexes
+            .iter()
+            .flat_map(|i| parse_index_list(i))
+            .collect(),
     };
     let created = catalog
         .create_version(&agency, &dataset, req, None, None, bar.clone())

@@ -84,6 +84,7 @@ pub async fn seed(catalog: &Catalog) -> anyhow::Result<bool> {
                 format: UploadFormat::Csv,
                 schema: None,
                 timezone: Default::default(),
+                indexes: vec![],
             };
             let created = catalog
                 .create_version(

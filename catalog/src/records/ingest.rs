@@ -77,6 +77,9 @@ pub struct IngestRequest {
     pub format: UploadFormat,
     pub schema: Option<TableSchema>,
     pub timezone: TimeZone,
+    /// Indexes declared beside the schema (each a list of field names; see
+    /// [`TableSchema::indexes`]), added to any the schema declares.
+    pub indexes: Vec<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -172,6 +175,7 @@ fn resolve_schema(
             TableSchema {
                 fields,
                 primary_key: vec![],
+                indexes: vec![],
             },
             positions,
         ));
@@ -319,12 +323,18 @@ pub async fn ingest(
             .map_err(|e| CatalogError::Internal(e.to_string()))??
     };
     let mut warnings = vec![];
-    let (schema, positions) = resolve_schema(&req, &scan, &mut warnings)?;
-    let layout = Layout::new(Layout::fresh_table_name(), schema.clone());
+    let (mut schema, positions) = resolve_schema(&req, &scan, &mut warnings)?;
     let max_len: Vec<usize> = positions
         .iter()
         .map(|p| scan.inference[*p].max_len)
         .collect();
+    let indexable: Vec<bool> = (schema.fields.iter().zip(&max_len))
+        .map(|(f, len)| Layout::indexable(f.field_type, *len))
+        .collect();
+    let mut declared = std::mem::take(&mut schema.indexes);
+    declared.extend(req.indexes.iter().cloned());
+    schema.declare_indexes(declared, |i| indexable[i])?;
+    let layout = Layout::new(Layout::fresh_table_name(), schema.clone());
 
     let texts = super::sqlite_load::TextSource {
         path: req.path.clone(),

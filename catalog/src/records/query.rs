@@ -628,6 +628,7 @@ mod tests {
                 field("reported_at", FieldType::Datetime),
             ],
             primary_key: vec![],
+            indexes: vec![],
         }
     }
 

@@ -348,6 +348,7 @@ mod tests {
                 field("t", FieldType::Datetime),
             ],
             primary_key: vec![],
+            indexes: vec![],
         };
         let table = VersionTable {
             version_id: 1,

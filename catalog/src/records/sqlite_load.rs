@@ -380,6 +380,7 @@ mod tests {
             format: UploadFormat::Csv,
             schema: None,
             timezone: TimeZone::default(),
+            indexes: vec![],
         };
         let url = format!("sqlite://{}", dir.join("t.db").display());
         let file = crate::db::connect(&url).await.unwrap();

@@ -5,6 +5,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use catalog::domain::{Access, AgencySlug, VersionRef};
 use catalog::records::ingest::{IngestRequest, NoProgress};
 use catalog::records::read::VersionTable;
+use catalog::schema::parse_index_list;
 use catalog::service::{Dataset, Version, VersionSummary};
 use openapi::params::{DatasetPath, VersionPath};
 use serde::{Deserialize, Serialize};
@@ -110,6 +111,12 @@ pub async fn list_versions(
 pub struct UploadParams {
     /// What changed in this version, for the dataset's readers.
     changelog: Option<String>,
+    /// Indexes to build beside the one every field gets: the fields of each comma-separated,
+    /// indexes separated by `;` (also read from the Table Schema's `indexes`). An index over
+    /// `district,category,reported_at` serves equality filters on the first two sorted by the
+    /// third.
+    #[param(example = "district,category,reported_at")]
+    indexes: Option<String>,
 }
 
 /// A new draft and what ingestion noticed.
@@ -183,6 +190,11 @@ pub async fn create_version(
         format: spooled.format,
         schema: spooled.schema,
         timezone: Default::default(),
+        indexes: params
+            .indexes
+            .as_deref()
+            .map(parse_index_list)
+            .unwrap_or_default(),
     };
     let created = state
         .catalog

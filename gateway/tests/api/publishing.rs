@@ -1,7 +1,7 @@
 //! The Publishing table: drafts, publish, deprecate, idempotent uploads, agency scoping.
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{assert_problem, backend, reports_csv, spawn_app, Report};
 
 #[tokio::test]
 async fn a_draft_is_invisible_until_published_then_latest_points_to_it() {
@@ -315,4 +315,117 @@ async fn deprecation_sets_headers_and_schema_changes_are_reported() {
         latest.headers()["content-location"],
         "/v1/datasets/dinas-pu/jalan/versions/2"
     );
+}
+
+/// Indexes declared at upload (`indexes=` or the Table Schema's `indexes`) are checked against
+/// the file, built over their fields in order, shown in the version's schema, and serve
+/// equality filters sorted by the next field: every page, followed by cursor, and the total
+/// match the test's own computation. A bad declaration fails the upload and leaves nothing.
+#[tokio::test]
+async fn declared_indexes_are_built_shown_and_serve_their_pages() {
+    let app = spawn_app().await;
+    let token = app.create_dataset("dinas-pu", "laporan").await;
+    let (csv, rows) = reports_csv();
+    let upload = |indexes: &str| {
+        app.client
+            .post(app.url(&format!(
+                "/v1/datasets/dinas-pu/laporan/versions?indexes={indexes}"
+            )))
+            .bearer_auth(&token)
+            .header("Content-Type", "text/csv")
+            .body(csv.clone())
+            .send()
+    };
+    for (indexes, code) in [
+        ("district,nope", "unknown_column"),
+        ("district,district", "bad_request"),
+        (
+            "district;priority;score;id;category;note;verified;reported_at;id,score",
+            "bad_request",
+        ),
+        (
+            "district,category;category,district;district,category",
+            "bad_request",
+        ),
+    ] {
+        let res = upload(indexes).await.unwrap();
+        assert_problem(res, 400, code).await;
+    }
+    assert!(
+        app.record_tables().await.is_empty(),
+        "a refused upload left a table"
+    );
+
+    let res = upload("district,category,reported_at;priority,score")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["version"], 1, "refused uploads took no version number");
+    assert_eq!(
+        body["schema"]["indexes"],
+        json!([
+            ["district", "category", "reported_at"],
+            ["priority", "score"]
+        ])
+    );
+    let table = &app.record_tables().await[0];
+    // fields by position: id c0, reported_at c1 (and its offset), district c2, category c3,
+    // priority c4, score c5
+    let (sql, want) = if backend() == "postgres" {
+        (
+            format!("SELECT indexdef FROM pg_indexes WHERE tablename = '{table}' AND indexname LIKE '%\\_x_' ORDER BY indexname"),
+            ["(c2, c3, c1, _id)", "(c4, c5, _id)"],
+        )
+    } else {
+        (
+            format!("SELECT sql FROM sqlite_master WHERE tbl_name = '{table}' AND name LIKE '%\\_x_' ESCAPE '\\' ORDER BY name"),
+            [r#"("c2", "c3", "c1")"#, r#"("c4", "c5")"#],
+        )
+    };
+    let built = app.texts(&sql).await;
+    assert_eq!(built.len(), 2, "{built:?}");
+    for (def, cols) in built.iter().zip(want) {
+        assert!(def.contains(cols), "{def} is not over {cols}");
+    }
+    app.publish("dinas-pu", "laporan", &token, 1).await;
+    let v = app
+        .get_json("/v1/datasets/dinas-pu/laporan/versions/1")
+        .await;
+    assert_eq!(v["schema"]["indexes"][1], json!(["priority", "score"]));
+
+    let base = "/v1/datasets/dinas-pu/laporan/versions/1/records?district=eq.Balikpapan%20Utara&category=eq.banjir&order=reported_at.desc,id.desc&limit=4";
+    let mut want: Vec<&Report> = rows
+        .iter()
+        .filter(|r| r.district == "Balikpapan Utara" && r.category == "banjir")
+        .collect();
+    want.sort_by_key(|r| std::cmp::Reverse((r.reported_at, r.id)));
+    let want: Vec<i64> = want.iter().map(|r| r.id).collect();
+    assert!(want.len() > 8, "the fixture has several pages of matches");
+    assert_eq!(app.all_pages(base).await, want);
+    let counted = app.get_json(&format!("{base}&count=exact")).await;
+    assert_eq!(counted["total"], want.len());
+
+    // the Table Schema part declares them too
+    let schema = r#"{"fields":[{"name":"kode","type":"string"},{"name":"pagu","type":"number"}],"indexes":[["pagu","kode"]]}"#;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"kode,pagu\n001,5\n002,7\n".to_vec())
+                .file_name("a.csv")
+                .mime_str("text/csv")
+                .unwrap(),
+        )
+        .part("schema", reqwest::multipart::Part::text(schema));
+    let res = app
+        .client
+        .post(app.url("/v1/datasets/dinas-pu/laporan/versions"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["schema"]["indexes"], json!([["pagu", "kode"]]));
 }
