@@ -9,6 +9,7 @@ mod m20261122_000001_catalog;
 mod m20261122_000002_developers;
 mod m20261122_000003_usage_flushes;
 mod m20261122_000004_ascending_fields;
+mod m20261123_000005_no_stat4;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_developers::Migration),
             Box::new(m20261122_000003_usage_flushes::Migration),
             Box::new(m20261122_000004_ascending_fields::Migration),
+            Box::new(m20261123_000005_no_stat4::Migration),
         ]
     }
 }

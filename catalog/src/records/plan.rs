@@ -574,6 +574,41 @@ mod walk_tests {
         }
     }
 
+    /// Ingestion keeps `sqlite_stat1` but no `sqlite_stat4` samples: with them, a statement
+    /// binding a value compared with an indexed column prepares itself again every time.
+    #[tokio::test]
+    async fn page_statements_stay_prepared_across_bindings() {
+        let (dir, _db, table, _rows) = load().await;
+        let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        let t = &table.layout.table;
+        let stat1: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_stat1 WHERE tbl = ?1",
+                [t],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(stat1 > 0, "statistics kept");
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT _id FROM \"{t}\" WHERE c3 = ?1 AND c2 > ?2 ORDER BY c2 LIMIT 5"
+            ))
+            .unwrap();
+        for (kind, rank) in [("a", 10), ("b", 900), ("a", 1200)] {
+            let ids: Vec<i64> = stmt
+                .query_map(rusqlite::params![kind, rank], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(ids.len(), 5);
+        }
+        assert_eq!(
+            stmt.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "prepared again on new bindings"
+        );
+    }
+
     /// Full-text pages whose order ascends with `_id` walk the index's matches in order (no sort
     /// of the matches); every page, followed by cursor to the end, is the test's own order.
     #[tokio::test]
