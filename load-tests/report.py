@@ -281,7 +281,8 @@ def render(recs, meta):
     for key, label in (("date", "date"), ("uname", "`uname -a`"), ("nproc", "`nproc`"), ("cpu", "CPU model"),
                        ("mem", "memory"), ("pinning", "pinning"), ("rows", "rows"), ("csv", "data"),
                        ("wrk", "load"), ("wrk_version", "wrk"), ("gerbang", "gerbang"),
-                       ("server_env", "server env"), ("mixed", "mixed scenario"), ("datasette", "datasette"),
+                       ("server_env", "server env"), ("indexes", "indexes"), ("mixed", "mixed scenario"),
+                       ("datasette", "datasette"),
                        ("run_time", "run time")):
         if meta.get(key):
             w(f"- **{label}**: {meta[key]}")
