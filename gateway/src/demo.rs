@@ -56,6 +56,9 @@ struct DemoDataset {
 struct DemoVersion {
     file: String,
     changelog: Option<String>,
+    /// Indexes declared with the upload (fields by name), as `indexes=` declares them.
+    #[serde(default)]
+    indexes: Vec<Vec<String>>,
 }
 
 /// Seeds the demo catalog unless there are agencies already. Returns whether it seeded.
@@ -84,7 +87,7 @@ pub async fn seed(catalog: &Catalog) -> anyhow::Result<bool> {
                 format: UploadFormat::Csv,
                 schema: None,
                 timezone: Default::default(),
-                indexes: vec![],
+                indexes: v.indexes,
             };
             let created = catalog
                 .create_version(
