@@ -176,4 +176,33 @@ mod tests {
             .unwrap();
         assert_eq!(n, 1);
     }
+
+    /// Migrating a file whose tables were analysed before ingestion dropped STAT4 samples
+    /// removes those samples and keeps `sqlite_stat1`.
+    #[tokio::test]
+    async fn migrating_drops_stat4_samples_and_keeps_stat1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let count = |conn: &rusqlite::Connection, table: &str| -> i64 {
+            conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE t (x); CREATE INDEX t_x ON t (x);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+                 INSERT INTO t SELECT i % 7 FROM n; ANALYZE",
+            )
+            .unwrap();
+            assert!(count(&conn, "sqlite_stat4") > 0, "ANALYZE wrote samples");
+        }
+        let db = super::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        super::migrate(&db).await.unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        assert_eq!(count(&conn, "sqlite_stat4"), 0);
+        assert!(count(&conn, "sqlite_stat1") > 0);
+    }
 }
