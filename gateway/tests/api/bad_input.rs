@@ -125,28 +125,10 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
         csv.push_str(&format!("{i},x\n"));
     }
     csv.push_str("oops,x\n");
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.into_bytes())
-                .file_name("x.csv")
-                .mime_str("text/csv")
-                .unwrap(),
-        )
-        .part(
-            "schema",
-            reqwest::multipart::Part::text(
-                r#"{"fields":[{"name":"n","type":"integer"},{"name":"t","type":"string"}]}"#,
-            ),
-        );
+    let schema = r#"{"fields":[{"name":"n","type":"integer"},{"name":"t","type":"string"}]}"#;
     let res = app
-        .client
-        .post(app.url("/v1/datasets/dinas-pu/jalan/versions"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .upload_with_schema("dinas-pu", "jalan", &token, csv.into_bytes(), schema)
+        .await;
     let problem = assert_problem(res, 400, "bad_request").await;
     assert!(
         problem["detail"]

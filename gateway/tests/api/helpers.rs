@@ -314,6 +314,38 @@ impl TestApp {
             .expect("request")
     }
 
+    /// Uploads a CSV file with a Table Schema, as multipart parts `file` and `schema`.
+    pub async fn upload_with_schema(
+        &self,
+        agency: &str,
+        dataset: &str,
+        token: &str,
+        csv: Vec<u8>,
+        schema: &str,
+    ) -> Response {
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv)
+                    .file_name("data.csv")
+                    .mime_str("text/csv")
+                    .unwrap(),
+            )
+            .part(
+                "schema",
+                reqwest::multipart::Part::text(schema.to_owned())
+                    .mime_str("application/json")
+                    .unwrap(),
+            );
+        self.client
+            .post(self.url(&format!("/v1/datasets/{agency}/{dataset}/versions")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Switches a dataset to `access: registered` (any valid key reads it).
     pub async fn make_registered(&self, agency: &str, dataset: &str, token: &str) {
         self.set_access(agency, dataset, token, "registered").await;

@@ -80,28 +80,15 @@ async fn json_ndjson_and_multipart_with_schema_uploads() {
     assert_eq!(body["schema"]["fields"][2]["name"], "tahun");
 
     let schema = r#"{"fields":[{"name":"kode","type":"string","description":"Kode program"},{"name":"pagu","type":"number"}]}"#;
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(b"kode,pagu\n001,5\n002,7\n".to_vec())
-                .file_name("a.csv")
-                .mime_str("text/csv")
-                .unwrap(),
-        )
-        .part(
-            "schema",
-            reqwest::multipart::Part::text(schema)
-                .mime_str("application/json")
-                .unwrap(),
-        );
     let res = app
-        .client
-        .post(app.url("/v1/datasets/bappeda/apbd/versions"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .upload_with_schema(
+            "bappeda",
+            "apbd",
+            &token,
+            b"kode,pagu\n001,5\n002,7\n".to_vec(),
+            schema,
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     assert_eq!(
@@ -408,23 +395,15 @@ async fn declared_indexes_are_built_shown_and_serve_their_pages() {
 
     // the Table Schema part declares them too
     let schema = r#"{"fields":[{"name":"kode","type":"string"},{"name":"pagu","type":"number"}],"indexes":[["pagu","kode"]]}"#;
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(b"kode,pagu\n001,5\n002,7\n".to_vec())
-                .file_name("a.csv")
-                .mime_str("text/csv")
-                .unwrap(),
-        )
-        .part("schema", reqwest::multipart::Part::text(schema));
     let res = app
-        .client
-        .post(app.url("/v1/datasets/dinas-pu/laporan/versions"))
-        .bearer_auth(&token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+        .upload_with_schema(
+            "dinas-pu",
+            "laporan",
+            &token,
+            b"kode,pagu\n001,5\n002,7\n".to_vec(),
+            schema,
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["schema"]["indexes"], json!([["pagu", "kode"]]));
