@@ -221,7 +221,7 @@ impl Layout {
 
     /// The declared indexes over several fields (`{table}_x{n}`), as field positions; one over
     /// a single field is that field's own index.
-    pub fn declared_indexes(&self) -> impl Iterator<Item = (String, Vec<usize>)> + '_ {
+    fn declared_indexes(&self) -> impl Iterator<Item = (String, Vec<usize>)> + '_ {
         self.declared_fields()
             .enumerate()
             .map(|(n, fields)| (format!("{}_x{n}", self.table), fields))
