@@ -363,9 +363,9 @@ mod walk_tests {
     type Rec = (i64, i64, chrono::NaiveDate, i64, &'static str, &'static str);
     type Cmp = Box<dyn Fn(&Rec, &Rec) -> std::cmp::Ordering>;
 
-    fn rows() -> Vec<Rec> {
+    fn rows(n: i64) -> Vec<Rec> {
         let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
-        (1..=1500i64)
+        (1..=n)
             .map(|i| {
                 let note = if i % 4 == 0 || i % 5 == 0 {
                     "banjir di jalan"
@@ -392,11 +392,12 @@ mod walk_tests {
         VersionTable,
         Vec<Rec>,
     ) {
-        load_declaring(vec![]).await
+        load_declaring(1500, vec![]).await
     }
 
-    /// [`load`], with these indexes declared.
+    /// [`load`] of the first `n` rows, with these indexes declared.
     async fn load_declaring(
+        n: i64,
         indexes: Vec<Vec<String>>,
     ) -> (
         tempfile::TempDir,
@@ -406,7 +407,7 @@ mod walk_tests {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rows.csv");
-        let rows = rows();
+        let rows = rows(n);
         // `late` ascends except once, at the very end
         let mut csv = String::from("seq,day,rank,kind,note,late\n");
         for (i, r) in rows.iter().enumerate() {
@@ -508,11 +509,15 @@ mod walk_tests {
 
     /// A declared index over `kind, note, rank` serves equalities on kind and note sorted by
     /// rank: SQLite is left to choose, takes it and sorts nothing, and every page followed by
-    /// cursor is the test's own order.
+    /// cursor is the test's own order. The filters match enough rows (8 000 of 20 000) that,
+    /// without the declaration, the page walks the rank index instead.
     #[tokio::test]
     async fn a_declared_index_serves_equalities_sorted_by_its_next_field() {
+        const ROWS: i64 = 20_000;
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let (_dir, db, table, rows) = load_declaring(vec![names(&["kind", "note", "rank"])]).await;
+        let (_dir, db, table, rows) =
+            load_declaring(ROWS, vec![names(&["kind", "note", "rank"])]).await;
+        let (_bare_dir, bare_db, bare, _) = load_declaring(ROWS, vec![]).await;
         let name = format!("{}_x0", table.layout.table);
         let built: Vec<String> = db
             .query_all(sea_orm::Statement::from_string(
@@ -552,11 +557,17 @@ mod walk_tests {
                 ("kind", "eq.a".to_owned()),
                 ("note", "eq.jalan rusak".to_owned()),
                 ("order", format!("rank.{dir}")),
-                ("limit", "37".to_owned()),
+                ("limit", "997".to_owned()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
+            let query = parse_records(bare.schema(), TimeZone::default(), &params).unwrap();
+            assert_eq!(
+                choose_access(&bare_db, &bare, &query).await.unwrap(),
+                Access::WalkOrderIndex(ColRef::Field(2)),
+                "undeclared: the rank index is walked"
+            );
             let mut want: Vec<&Rec> = rows
                 .iter()
                 .filter(|r| r.4 == "a" && r.5 == "jalan rusak")
