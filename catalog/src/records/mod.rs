@@ -9,7 +9,7 @@ pub mod examples;
 pub mod ingest;
 pub mod layout;
 mod pg_copy;
-mod pg_export;
+mod pg_direct;
 mod pg_load;
 mod pg_lookup;
 mod plan;

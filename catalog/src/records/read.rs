@@ -470,7 +470,7 @@ pub(super) fn decode_into(
     Ok(())
 }
 
-fn decode_row(schema: &TableSchema, fields: &[usize], r: &QueryResult) -> Result<Row> {
+fn decode_row(schema: &TableSchema, fields: &[usize], r: &impl RowSource) -> Result<Row> {
     let mut row = Row::for_fields(fields.len());
     decode_into(schema, fields, r, &mut row)?;
     Ok(row)
@@ -588,16 +588,25 @@ pub async fn query_page(
 ) -> Result<Page> {
     let (hash, fetch, statement) = page_statement(db, key, table, query).await?;
     let limit = query.page_size();
-    let mut rows =
-        match super::sqlite_direct::query_rows(db, &statement, table, &fetch.fields).await {
-            Some(rows) => rows?,
-            None => db
-                .query_all(statement)
-                .await?
-                .iter()
-                .map(|r| decode_row(table.schema(), &fetch.fields, r))
-                .collect::<Result<Vec<_>>>()?,
-        };
+    let mut rows = if let Some(rows) =
+        super::sqlite_direct::query_rows(db, &statement, table, &fetch.fields).await
+    {
+        rows?
+    } else if let Some((pool, sql, args)) = super::pg_direct::prepare(db, &statement) {
+        sqlx::query_with(&sql, args)
+            .fetch_all(&pool)
+            .await?
+            .iter()
+            .map(|r| decode_row(table.schema(), &fetch.fields, r))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        // SQLite in memory (tests): through sea-orm
+        db.query_all(statement)
+            .await?
+            .iter()
+            .map(|r| decode_row(table.schema(), &fetch.fields, r))
+            .collect::<Result<Vec<_>>>()?
+    };
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         let last = rows.last().expect("a full page");
@@ -648,8 +657,12 @@ pub async fn count(db: &DatabaseConnection, table: &VersionTable, sel: &Selectio
         .from(Alias::new(&table.layout.table))
         .cond_where(selection_condition(backend, table, sel, Access::Free)?)
         .to_owned();
+    let statement = backend.build(&stmt);
+    if let Some((pool, sql, args)) = super::pg_direct::prepare(db, &statement) {
+        return Ok(sqlx::query_scalar_with(&sql, args).fetch_one(&pool).await?);
+    }
     let row = db
-        .query_one(backend.build(&stmt))
+        .query_one(statement)
         .await?
         .ok_or_else(|| CatalogError::Internal("count returned no row".into()))?;
     Ok(row.try_get_by_index(0)?)
@@ -710,7 +723,7 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(8);
     if let Some(plan) = super::sqlite_direct::Plan::new(&db, &statement) {
         plan.spawn(table, fetch.fields, encoder, tx);
-    } else if let Some((pool, sql, args)) = super::pg_export::prepare(&db, &statement) {
+    } else if let Some((pool, sql, args)) = super::pg_direct::prepare(&db, &statement) {
         tokio::spawn(async move {
             let rows = sqlx::query_with(&sql, args)
                 .fetch(&pool)
