@@ -22,7 +22,7 @@ use crate::records::cursor::CursorKey;
 use crate::records::ingest::{self, IngestRequest, Progress};
 use crate::records::layout::Layout;
 use crate::records::read::VersionTable;
-use crate::records::Lookups;
+use crate::records::{GenericPlans, Lookups};
 use crate::schema::TableSchema;
 
 pub mod listing;
@@ -33,6 +33,8 @@ pub struct Catalog {
     pub cursor_key: CursorKey,
     /// Postgres lookups by `_id`, batched across requests.
     pub lookups: Arc<Lookups>,
+    /// Postgres sessions for statements planned once (made on first use).
+    pub generic_plans: Arc<GenericPlans>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -301,6 +303,7 @@ impl Catalog {
             db,
             cursor_key,
             lookups: Arc::new(lookups),
+            generic_plans: Arc::default(),
         }
     }
 

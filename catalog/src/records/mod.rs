@@ -20,4 +20,5 @@ mod sqlite_direct;
 mod sqlite_load;
 mod words;
 
+pub use pg_direct::{GenericPlans, GENERIC_PLANS_APPLICATION};
 pub use pg_lookup::Lookups;

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection};
 use sea_query::{Alias, Condition, Expr, Query, SimpleExpr, Value};
 
 use super::layout::Layout;
-use super::query::{ColRef, Dir, Filter, Op, RecordQuery};
+use super::query::{ColRef, Dir, Filter, Op, RecordQuery, Selection};
 use super::read::{filter_expr, is_nullable, VersionTable};
 use crate::error::Result;
 use crate::schema::FieldType;
@@ -257,6 +257,49 @@ fn declared_index_serves(table: &VersionTable, query: &RecordQuery) -> bool {
     })
 }
 
+/// The declared index whose leading fields are exactly the fields of the selection's filters,
+/// when those are all equalities and there are no words to search; with how many of its
+/// fields they seek.
+fn sought_declared_index(table: &VersionTable, sel: &Selection) -> Option<(Vec<usize>, usize)> {
+    if !sel.q.is_empty() || sel.filters.is_empty() {
+        return None;
+    }
+    let mut equal = Vec::with_capacity(sel.filters.len());
+    for f in &sel.filters {
+        match (f.op, f.col) {
+            (Op::Eq, ColRef::Field(i)) => equal.push(i),
+            _ => return None,
+        }
+    }
+    table.layout.declared_fields().find_map(|fields| {
+        let sought = fields.iter().take_while(|i| equal.contains(i)).count();
+        (sought > 0 && equal.iter().all(|i| fields[..sought].contains(i)))
+            .then_some((fields, sought))
+    })
+}
+
+/// Whether one plan serves a page whatever values its statement binds, so that Postgres can
+/// plan it once ([`super::pg_direct::GenericPlans`]): its filters are equalities on a declared
+/// index's leading fields and nothing else, and the index's next field (or `_id`, when every
+/// field is sought) is the first sort key. Any plan but that index's range, read in order, would
+/// be a mistake for some value; the cursor's keyset bound only narrows the same range.
+pub(super) fn one_plan_serves(table: &VersionTable, query: &RecordQuery) -> bool {
+    let Some((fields, sought)) = sought_declared_index(table, &query.selection) else {
+        return false;
+    };
+    match query.order.first().map(|t| t.col) {
+        Some(ColRef::Field(i)) => fields.get(sought) == Some(&i),
+        _ => sought == fields.len(),
+    }
+}
+
+/// Whether one plan serves counting a selection whatever its values: its filters are
+/// equalities on a declared index's leading fields and nothing else (the count is then that
+/// index's range).
+pub(super) fn one_plan_counts(table: &VersionTable, sel: &Selection) -> bool {
+    sought_declared_index(table, sel).is_some()
+}
+
 async fn count_capped(db: &DatabaseConnection, mut stmt: sea_orm::Statement) -> Result<u64> {
     stmt.sql = format!("SELECT count(*) FROM ({})", stmt.sql);
     Ok(db
@@ -451,7 +494,9 @@ mod walk_tests {
             let query = parse_records(table.schema(), TimeZone::default(), &p).unwrap();
             let access = choose_access(db, table, &query).await.unwrap();
             plans.push((access, explain(db, table, &query, &key).await));
-            let page = query_page(db, &key, table, &query).await.unwrap();
+            let page = query_page(db, &Default::default(), &key, table, &query)
+                .await
+                .unwrap();
             ids.extend(page.rows.iter().map(|r| r.id));
             match page.next_cursor {
                 Some(c) => cursor = Some(c),
@@ -531,14 +576,48 @@ mod walk_tests {
             .collect();
         assert_eq!(built.len(), 1, "{name} was built");
         assert!(built[0].contains(r#"("c3", "c4", "c2")"#), "{}", built[0]);
-        let serves = |q: &str| {
+        let parse = |q: &str| {
             let p: Vec<(String, String)> = (q.split('&'))
                 .map(|kv| kv.split_once('=').unwrap())
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect();
-            let query = parse_records(table.schema(), TimeZone::default(), &p).unwrap();
-            declared_index_serves(&table, &query)
+            parse_records(table.schema(), TimeZone::default(), &p).unwrap()
         };
+        let serves = |q: &str| declared_index_serves(&table, &parse(q));
+        // Postgres plans a statement once only when nothing but the index's equalities filter
+        let once = |q: &str| {
+            let query = parse(q);
+            (
+                one_plan_serves(&table, &query),
+                one_plan_counts(&table, &query.selection),
+            )
+        };
+        assert_eq!(once("kind=eq.a&note=eq.x&order=rank.desc"), (true, true));
+        assert_eq!(once("note=eq.x&kind=eq.a&order=rank,seq"), (true, true));
+        assert_eq!(once("kind=eq.a&order=note"), (true, true));
+        assert_eq!(
+            once("kind=eq.a&note=eq.x&rank=eq.3"),
+            (true, true),
+            "by _id"
+        );
+        assert_eq!(
+            once("kind=eq.a&note=eq.x"),
+            (false, true),
+            "rank not sought"
+        );
+        assert_eq!(
+            once("note=eq.x&kind=eq.a&seq=gt.3&order=rank"),
+            (false, false),
+            "another filter"
+        );
+        assert_eq!(once("kind=eq.a&note=eq.x&order=seq"), (false, true));
+        assert_eq!(once("note=eq.x&order=rank"), (false, false), "kind leads");
+        assert_eq!(
+            once("kind=eq.a&q=jalan&order=note"),
+            (false, false),
+            "words"
+        );
+        assert_eq!(once("order=rank"), (false, false), "no filter");
         assert!(serves("kind=eq.a&note=eq.x&order=rank.desc"));
         assert!(serves("note=eq.x&kind=eq.a&seq=gt.3&order=rank,seq"));
         assert!(serves("kind=eq.a&order=note"));
@@ -715,7 +794,9 @@ mod walk_tests {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .into();
         let query = parse_records(table.schema(), TimeZone::default(), &p).unwrap();
-        let page = query_page(&db, &key, &table, &query).await.unwrap();
+        let page = query_page(&db, &Default::default(), &key, &table, &query)
+            .await
+            .unwrap();
         let mut want: Vec<i64> = rows.iter().filter(|r| banjir(r)).map(|r| r.0).collect();
         want.reverse();
         assert_eq!(

@@ -14,8 +14,11 @@ use sea_query::{
 
 use super::cursor::{self, CursorKey, CursorPayload};
 use super::layout::{Layout, TSVECTOR};
+use super::pg_direct::GenericPlans;
 use super::pg_lookup::Lookups;
-use super::plan::{choose_access, fts_match, table_stats, Access, HIT};
+use super::plan::{
+    choose_access, fts_match, one_plan_counts, one_plan_serves, table_stats, Access, HIT,
+};
 use super::query::{
     col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection,
 };
@@ -582,6 +585,7 @@ pub(super) async fn page_statement(
 #[tracing::instrument(skip_all, fields(version_id = table.version_id))]
 pub async fn query_page(
     db: &DatabaseConnection,
+    plans: &GenericPlans,
     key: &CursorKey,
     table: &VersionTable,
     query: &RecordQuery,
@@ -592,7 +596,10 @@ pub async fn query_page(
         super::sqlite_direct::query_rows(db, &statement, table, &fetch.fields).await
     {
         rows?
-    } else if let Some((pool, sql, args)) = super::pg_direct::prepare(db, &statement) {
+    } else if let Some((mut pool, sql, args)) = super::pg_direct::prepare(db, &statement) {
+        if one_plan_serves(table, query) {
+            pool = plans.pool(&pool);
+        }
         sqlx::query_with(&sql, args)
             .fetch_all(&pool)
             .await?
@@ -637,7 +644,7 @@ pub async fn query_page(
         None
     };
     let total = if query.count {
-        Some(count(db, table, &query.selection).await?)
+        Some(count(db, plans, table, &query.selection).await?)
     } else {
         None
     };
@@ -650,7 +657,12 @@ pub async fn query_page(
 }
 
 /// How many records match a selection.
-pub async fn count(db: &DatabaseConnection, table: &VersionTable, sel: &Selection) -> Result<i64> {
+pub async fn count(
+    db: &DatabaseConnection,
+    plans: &GenericPlans,
+    table: &VersionTable,
+    sel: &Selection,
+) -> Result<i64> {
     let backend = db.get_database_backend();
     let stmt = Query::select()
         .expr(Func::count(Expr::col(Asterisk)))
@@ -658,7 +670,10 @@ pub async fn count(db: &DatabaseConnection, table: &VersionTable, sel: &Selectio
         .cond_where(selection_condition(backend, table, sel, Access::Free)?)
         .to_owned();
     let statement = backend.build(&stmt);
-    if let Some((pool, sql, args)) = super::pg_direct::prepare(db, &statement) {
+    if let Some((mut pool, sql, args)) = super::pg_direct::prepare(db, &statement) {
+        if one_plan_counts(table, sel) {
+            pool = plans.pool(&pool);
+        }
         return Ok(sqlx::query_scalar_with(&sql, args).fetch_one(&pool).await?);
     }
     let row = db

@@ -368,6 +368,7 @@ mod tests {
         // one record by `_id`: read on this thread, the same cells as the page's
         let first = read::query_page(
             &db,
+            &Default::default(),
             &key,
             &table,
             &parse_records(&schema, TimeZone::default(), &[]).unwrap(),
@@ -435,7 +436,9 @@ mod tests {
                 .collect();
             let q = parse_records(&schema, TimeZone::default(), &params).unwrap();
             let cols = Columns::new(&schema, &all);
-            let page = read::query_page(&db, &key, &table, &q).await.unwrap();
+            let page = read::query_page(&db, &Default::default(), &key, &table, &q)
+                .await
+                .unwrap();
             let (exported, expected) = if csv {
                 let stream = read::export(
                     db.clone(),

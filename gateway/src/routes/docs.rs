@@ -44,8 +44,13 @@ pub async fn get_version_openapi(
         Some(b) => b,
         None => {
             let table = r.table();
-            let examples =
-                column_examples(&state.catalog.db, &state.catalog.cursor_key, table).await?;
+            let examples = column_examples(
+                &state.catalog.db,
+                &state.catalog.generic_plans,
+                &state.catalog.cursor_key,
+                table,
+            )
+            .await?;
             let all: Vec<usize> = (0..table.schema().fields.len()).collect();
             let doc = version_spec(&VersionDoc {
                 agency: &d.agency,

@@ -243,8 +243,15 @@ pub async fn query_records(
         // columns are set up on a miss only: a hit needs none of them
         let output = output();
         let cols = Columns::new(table.schema(), &output);
-        let page =
-            read::query_page(&state.catalog.db, &state.catalog.cursor_key, table, &q).await?;
+        let catalog = &state.catalog;
+        let page = read::query_page(
+            &catalog.db,
+            &catalog.generic_plans,
+            &catalog.cursor_key,
+            table,
+            &q,
+        )
+        .await?;
         let body = match format {
             RecordFormat::Json => {
                 let mut buf = b"{\"data\":".to_vec();

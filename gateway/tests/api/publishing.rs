@@ -1,4 +1,5 @@
 //! The Publishing table: drafts, publish, deprecate, idempotent uploads, agency scoping.
+use catalog::records::GENERIC_PLANS_APPLICATION;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_problem, backend, reports_csv, spawn_app, Report};
@@ -392,6 +393,19 @@ async fn declared_indexes_are_built_shown_and_serve_their_pages() {
     assert_eq!(app.all_pages(base).await, want);
     let counted = app.get_json(&format!("{base}&count=exact")).await;
     assert_eq!(counted["total"], want.len());
+    if backend() == "postgres" {
+        // those pages and that count are planned once, on the generic-plan sessions
+        let ran = app
+            .texts(&format!(
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = '{GENERIC_PLANS_APPLICATION}'"
+            ))
+            .await;
+        assert!(
+            ran.iter().any(|q| q.contains(table.as_str())),
+            "no generic-plan session read {table}: {ran:?}"
+        );
+    }
 
     // the Table Schema part declares them too
     let schema = r#"{"fields":[{"name":"kode","type":"string"},{"name":"pagu","type":"number"}],"indexes":[["pagu","kode"]]}"#;

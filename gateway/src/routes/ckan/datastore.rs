@@ -281,16 +281,17 @@ pub async fn datastore_search(ctx: &Ctx<'_>, p: &Params) -> CkanResult<Value> {
         }
         fields.push(field);
     }
-    let db = &ctx.state.catalog.db;
+    let catalog = &ctx.state.catalog;
+    let (db, plans) = (&catalog.db, &*catalog.generic_plans);
     let (rows, total) = if t.limit == 0 {
         let total = if t.include_total {
-            Some(read::count(db, table, &q.selection).await?)
+            Some(read::count(db, plans, table, &q.selection).await?)
         } else {
             None
         };
         (vec![], total)
     } else {
-        let page = read::query_page(db, &ctx.state.catalog.cursor_key, table, &q).await?;
+        let page = read::query_page(db, plans, &catalog.cursor_key, table, &q).await?;
         (page.rows, page.total)
     };
     let cols = Columns::new(table.schema(), &output);
