@@ -62,9 +62,10 @@ pub const GENERIC_PLANS_APPLICATION: &str = "gerbang-generic-plans";
 /// With the default (`auto`), Postgres planned W2's statement again on every run: its generic
 /// plan, costed with average selectivities, came out dearer than the custom ones, although it
 /// is the same index scan. Planning was about 0.09 ms of the statement's 0.25 ms, on a core the
-/// gateway shares. Paired 6 s runs, 1m rows, uncached W2: 1 070-1 300 req/s on the main pool,
-/// 1 320-1 640 on this one. The main pool stays `auto`: there a generic plan could, say, walk
-/// the sort column's index for a filter value that almost no row has.
+/// gateway shares. Uncached W2 at 1m rows, `load-tests/pair.sh`, 5 rounds: median 1 149 req/s
+/// on the main pool, 1 340 on this one, which won every round. The main pool stays `auto`:
+/// there a generic plan could, say, walk the sort column's index for a filter value that almost
+/// no row has.
 #[derive(Debug, Default)]
 pub struct GenericPlans(OnceLock<PgPool>);
 
