@@ -17,13 +17,15 @@ use sqlx::{Arguments as _, Row as _};
 use super::read::RowSource;
 use crate::error::Result;
 
-/// The statement's SQL and bound values as sqlx takes them; `None` when the database is not
-/// Postgres, or when a value is of a kind this does not bind (the caller then goes through
-/// sea-orm, which is correct but slower: debug builds, so the tests, panic instead, since
-/// record statements only bind the kinds below).
+/// The pool to run the statement on (`generic`'s, when given), its SQL and its bound values as
+/// sqlx takes them; `None` when the database is not Postgres, or when a value is of a kind
+/// this does not bind (the caller then goes through sea-orm, which is correct but slower:
+/// debug builds, so the tests, panic instead, since record statements only bind the kinds
+/// below).
 pub(super) fn prepare(
     db: &DatabaseConnection,
     statement: &Statement,
+    generic: Option<&GenericPlans>,
 ) -> Option<(sqlx::PgPool, String, PgArguments)> {
     if db.get_database_backend() != DatabaseBackend::Postgres {
         return None;
@@ -45,11 +47,9 @@ pub(super) fn prepare(
         };
         added.ok()?;
     }
-    Some((
-        db.get_postgres_connection_pool().clone(),
-        statement.sql.clone(),
-        args,
-    ))
+    let pool = db.get_postgres_connection_pool();
+    let pool = generic.map_or_else(|| pool.clone(), |g| g.pool(pool));
+    Some((pool, statement.sql.clone(), args))
 }
 
 /// What the connections of [`GenericPlans`] call themselves in `pg_stat_activity`.

@@ -233,71 +233,82 @@ pub(super) async fn choose_access(
     Ok(Access::WalkOrderIndex(walked))
 }
 
-/// Whether an index the publisher declared serves the page better than any [`Access`] choice:
-/// its leading fields all have equality filters and its next field is the first sort key (or,
-/// sorted by `_id`, all its fields have one). SQLite then seeks the equalities and reads the
-/// matches already in order, and its planner takes that index when left free (its statistics
-/// show it narrows most).
-fn declared_index_serves(table: &VersionTable, query: &RecordQuery) -> bool {
-    let equal: Vec<usize> = (query.selection.filters.iter())
-        .filter(|f| f.op == Op::Eq)
-        .filter_map(|f| match f.col {
-            ColRef::Field(i) => Some(i),
-            ColRef::Id => None,
-        })
-        .collect();
-    let first_sort = query.order.first().map(|t| t.col);
-    table.layout.declared_fields().any(|fields| {
-        let sought = fields.iter().take_while(|i| equal.contains(i)).count();
-        sought > 0
-            && match first_sort {
-                Some(ColRef::Field(i)) => fields.get(sought) == Some(&i),
-                _ => sought == fields.len(),
-            }
-    })
-}
-
-/// The declared index whose leading fields are exactly the fields of the selection's filters,
-/// when those are all equalities and there are no words to search; with how many of its
-/// fields they seek.
-fn sought_declared_index(table: &VersionTable, sel: &Selection) -> Option<(Vec<usize>, usize)> {
-    if !sel.q.is_empty() || sel.filters.is_empty() {
-        return None;
-    }
+/// The fields of the selection's equality filters; with whether those are all its filters
+/// (no other filter, no words to search).
+fn equality_fields(sel: &Selection) -> (Vec<usize>, bool) {
+    let mut only = sel.q.is_empty();
     let mut equal = Vec::with_capacity(sel.filters.len());
     for f in &sel.filters {
         match (f.op, f.col) {
             (Op::Eq, ColRef::Field(i)) => equal.push(i),
-            _ => return None,
+            _ => only = false,
         }
     }
-    table.layout.declared_fields().find_map(|fields| {
-        let sought = fields.iter().take_while(|i| equal.contains(i)).count();
-        (sought > 0 && equal.iter().all(|i| fields[..sought].contains(i)))
-            .then_some((fields, sought))
-    })
+    (equal, only)
 }
 
-/// Whether one plan serves a page whatever values its statement binds, so that Postgres can
-/// plan it once ([`super::pg_direct::GenericPlans`]): its filters are equalities on a declared
-/// index's leading fields and nothing else, and the index's next field (or `_id`, when every
-/// field is sought) is the first sort key. Any plan but that index's range, read in order, would
-/// be a mistake for some value; the cursor's keyset bound only narrows the same range.
-pub(super) fn one_plan_serves(table: &VersionTable, query: &RecordQuery) -> bool {
-    let Some((fields, sought)) = sought_declared_index(table, &query.selection) else {
-        return false;
-    };
+/// Each declared index with how many of its leading fields `equal` seeks (at least one).
+fn sought_indexes<'a>(
+    table: &'a VersionTable,
+    equal: &'a [usize],
+) -> impl Iterator<Item = (Vec<usize>, usize)> + 'a {
+    (table.layout.declared_fields())
+        .map(|fields| {
+            let sought = fields.iter().take_while(|i| equal.contains(i)).count();
+            (fields, sought)
+        })
+        .filter(|(_, sought)| *sought > 0)
+}
+
+/// Whether the page's order continues an index after its `sought` leading fields: its next
+/// field is the first sort key (or, sorted by `_id`, every field is sought).
+fn order_continues(fields: &[usize], sought: usize, query: &RecordQuery) -> bool {
     match query.order.first().map(|t| t.col) {
         Some(ColRef::Field(i)) => fields.get(sought) == Some(&i),
         _ => sought == fields.len(),
     }
 }
 
+/// Whether an index the publisher declared serves the page better than any [`Access`] choice:
+/// its leading fields all have equality filters and the order continues it. SQLite then seeks
+/// the equalities and reads the matches already in order, and its planner takes that index
+/// when left free (its statistics show it narrows most).
+fn declared_index_serves(table: &VersionTable, query: &RecordQuery) -> bool {
+    let (equal, _) = equality_fields(&query.selection);
+    let serves = sought_indexes(table, &equal)
+        .any(|(fields, sought)| order_continues(&fields, sought, query));
+    serves
+}
+
+/// A declared index whose leading fields are exactly the fields of the selection's filters,
+/// when those are all equalities, that `fits` (given its fields and how many are sought).
+fn only_equalities_seek(
+    table: &VersionTable,
+    sel: &Selection,
+    fits: impl Fn(&[usize], usize) -> bool,
+) -> bool {
+    let (equal, only) = equality_fields(sel);
+    only && sought_indexes(table, &equal).any(|(fields, sought)| {
+        equal.iter().all(|i| fields[..sought].contains(i)) && fits(&fields, sought)
+    })
+}
+
+/// Whether one plan serves a page whatever values its statement binds, so that Postgres can
+/// plan it once ([`super::pg_direct::GenericPlans`]): its filters are equalities on a declared
+/// index's leading fields and nothing else, and the order continues that index. Any plan but
+/// that index's range, read in order, would be a mistake for some value; the cursor's keyset
+/// bound only narrows the same range.
+pub(super) fn one_plan_serves(table: &VersionTable, query: &RecordQuery) -> bool {
+    only_equalities_seek(table, &query.selection, |fields, sought| {
+        order_continues(fields, sought, query)
+    })
+}
+
 /// Whether one plan serves counting a selection whatever its values: its filters are
 /// equalities on a declared index's leading fields and nothing else (the count is then that
 /// index's range).
 pub(super) fn one_plan_counts(table: &VersionTable, sel: &Selection) -> bool {
-    sought_declared_index(table, sel).is_some()
+    only_equalities_seek(table, sel, |_, _| true)
 }
 
 async fn count_capped(db: &DatabaseConnection, mut stmt: sea_orm::Statement) -> Result<u64> {
@@ -618,6 +629,14 @@ mod walk_tests {
             "words"
         );
         assert_eq!(once("order=rank"), (false, false), "no filter");
+        // with a second index over the same leading fields, either index's order is served
+        let mut two = table.clone();
+        (two.layout.schema.indexes).push(names(&["kind", "note", "seq"]));
+        for order in ["rank", "seq"] {
+            let query = parse(&format!("kind=eq.a&note=eq.x&order={order}"));
+            assert!(one_plan_serves(&two, &query), "order={order}");
+            assert!(declared_index_serves(&two, &query), "order={order}");
+        }
         assert!(serves("kind=eq.a&note=eq.x&order=rank.desc"));
         assert!(serves("note=eq.x&kind=eq.a&seq=gt.3&order=rank,seq"));
         assert!(serves("kind=eq.a&order=note"));

@@ -596,10 +596,11 @@ pub async fn query_page(
         super::sqlite_direct::query_rows(db, &statement, table, &fetch.fields).await
     {
         rows?
-    } else if let Some((mut pool, sql, args)) = super::pg_direct::prepare(db, &statement) {
-        if one_plan_serves(table, query) {
-            pool = plans.pool(&pool);
-        }
+    } else if let Some((pool, sql, args)) = super::pg_direct::prepare(
+        db,
+        &statement,
+        one_plan_serves(table, query).then_some(plans),
+    ) {
         sqlx::query_with(&sql, args)
             .fetch_all(&pool)
             .await?
@@ -670,10 +671,8 @@ pub async fn count(
         .cond_where(selection_condition(backend, table, sel, Access::Free)?)
         .to_owned();
     let statement = backend.build(&stmt);
-    if let Some((mut pool, sql, args)) = super::pg_direct::prepare(db, &statement) {
-        if one_plan_counts(table, sel) {
-            pool = plans.pool(&pool);
-        }
+    let generic = one_plan_counts(table, sel).then_some(plans);
+    if let Some((pool, sql, args)) = super::pg_direct::prepare(db, &statement, generic) {
         return Ok(sqlx::query_scalar_with(&sql, args).fetch_one(&pool).await?);
     }
     let row = db
@@ -738,7 +737,7 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(8);
     if let Some(plan) = super::sqlite_direct::Plan::new(&db, &statement) {
         plan.spawn(table, fetch.fields, encoder, tx);
-    } else if let Some((pool, sql, args)) = super::pg_direct::prepare(&db, &statement) {
+    } else if let Some((pool, sql, args)) = super::pg_direct::prepare(&db, &statement, None) {
         tokio::spawn(async move {
             let rows = sqlx::query_with(&sql, args)
                 .fetch(&pool)
