@@ -8,8 +8,8 @@
 #
 # The database must hold the benchmark dataset (`run.sh` leaves it loaded, or `gerbang import
 # laporan_warga_1m.csv --agency bench --dataset laporan-warga --publish --index
-# district,category,reported_at`). Each round starts the server pinned to SERVER_CPU, checks the
-# first answer's size, then runs wrk (pinned to LOAD_CPU) REPS times for DURATION after an
+# district,category,reported_at`). Each round starts the server pinned to SERVER_CPU, checks that
+# the first answer is a 200 (and shows its size), then runs wrk (pinned to LOAD_CPU) REPS times for DURATION after an
 # unrecorded WARMUP, for each path in PATHS. The response cache is off.
 #
 # Settings (environment):
