@@ -115,7 +115,58 @@ impl Cell {
 }
 
 pub fn format_datetime(dt: &DateTime<FixedOffset>) -> String {
-    dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+    let mut buf = Vec::with_capacity(32);
+    write_datetime(&mut buf, dt);
+    String::from_utf8(buf).unwrap_or_default() // only ASCII is written
+}
+
+/// Appends `dt` in RFC 3339 with its own offset (`2024-03-05T08:15:00+08:00`; a fraction of 3,
+/// 6 or 9 digits when there is one, as chrono's `SecondsFormat::AutoSi`): exports write one per
+/// row, and chrono's formatter, with its `String`, cost as much as the rest of a CSV row. Years
+/// outside 0–9999, offsets with seconds (historical local mean times) and leap seconds go
+/// through chrono.
+pub fn write_datetime(buf: &mut Vec<u8>, dt: &DateTime<FixedOffset>) {
+    use chrono::{Datelike as _, Timelike as _};
+    let local = dt.naive_local();
+    let offset = dt.offset().local_minus_utc();
+    let nanos = local.nanosecond();
+    let year = local.year();
+    if !(0..=9999).contains(&year) || offset % 60 != 0 || nanos >= 1_000_000_000 {
+        let text = dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+        buf.extend_from_slice(text.as_bytes());
+        return;
+    }
+    let digits = |buf: &mut Vec<u8>, value: u32, width: u32| {
+        for place in (0..width).rev() {
+            buf.push(b'0' + (value / 10u32.pow(place) % 10) as u8);
+        }
+    };
+    digits(buf, year as u32, 4);
+    buf.push(b'-');
+    digits(buf, local.month(), 2);
+    buf.push(b'-');
+    digits(buf, local.day(), 2);
+    buf.push(b'T');
+    digits(buf, local.hour(), 2);
+    buf.push(b':');
+    digits(buf, local.minute(), 2);
+    buf.push(b':');
+    digits(buf, local.second(), 2);
+    if nanos != 0 {
+        buf.push(b'.');
+        if nanos.is_multiple_of(1_000_000) {
+            digits(buf, nanos / 1_000_000, 3);
+        } else if nanos.is_multiple_of(1_000) {
+            digits(buf, nanos / 1_000, 6);
+        } else {
+            digits(buf, nanos, 9);
+        }
+    }
+    buf.push(if offset < 0 { b'-' } else { b'+' });
+    let offset = offset.unsigned_abs();
+    digits(buf, offset / 3600, 2);
+    buf.push(b':');
+    digits(buf, offset % 3600 / 60, 2);
 }
 
 fn has_leading_zero(s: &str) -> bool {
@@ -537,6 +588,49 @@ mod tests {
         assert_eq!(format_datetime(&dt), "2024-03-05T08:15:00+08:00");
         let naive = parse_datetime("2024-03-05 08:15:00", tz).unwrap();
         assert_eq!(format_datetime(&naive), "2024-03-05T08:15:00+07:00");
+    }
+
+    #[test]
+    fn datetimes_are_written_as_chrono_writes_them() {
+        // Offsets of both signs, with and without half hours, one with seconds (Jakarta's
+        // local mean time before 1924, through chrono); fractions of every width; the years at
+        // the edges and past them.
+        let offsets = [
+            0,
+            7 * 3600,
+            8 * 3600,
+            9 * 3600,
+            19_800,
+            -3 * 3600 - 1800,
+            25_632,
+        ];
+        let micros = [
+            0i64,
+            1_709_597_700_000_000,
+            1_709_597_700_123_000,
+            1_709_597_700_123_456,
+            -62_167_219_200_000_000, // 0000-01-01T00:00:00Z
+            -62_167_219_200_000_001,
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999Z
+            253_402_300_800_000_000,
+            -1_999_999_999_999_999,
+        ];
+        for off in offsets {
+            let zone = FixedOffset::east_opt(off).unwrap();
+            for m in micros {
+                for extra_nanos in [0, 7] {
+                    let utc = chrono::Utc.timestamp_micros(m).unwrap()
+                        + chrono::Duration::nanoseconds(extra_nanos);
+                    let dt = utc.with_timezone(&zone);
+                    let want = dt.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+                    assert_eq!(
+                        format_datetime(&dt),
+                        want,
+                        "{m} µs + {extra_nanos} ns at {off}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::Write as _;
 
 use super::read::Row;
-use crate::schema::{format_datetime, Cell, FieldType, TableSchema};
+use crate::schema::{write_datetime, Cell, FieldType, TableSchema};
 
 pub trait RowEncoder {
     fn start(&mut self, _buf: &mut Vec<u8>) {}
@@ -32,32 +32,69 @@ impl Columns {
 fn write_json_cell(buf: &mut Vec<u8>, cell: &Cell) {
     match cell {
         Cell::Null => buf.extend_from_slice(b"null"),
-        Cell::Int(i) => {
-            let _ = write!(buf, "{i}");
-        }
+        Cell::Int(i) => buf.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
         Cell::Num(f) if f.is_finite() => {
             let _ = serde_json::to_writer(&mut *buf, f);
         }
         Cell::Num(_) => buf.extend_from_slice(b"null"),
         Cell::Bool(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Cell::Str(s) => {
-            let _ = serde_json::to_writer(&mut *buf, s);
-        }
+        Cell::Str(s) => write_json_str(buf, s),
         Cell::Date(d) => {
             let _ = write!(buf, "\"{}\"", d.format("%Y-%m-%d"));
         }
         Cell::DateTime(dt) => {
-            let _ = write!(buf, "\"{}\"", format_datetime(dt));
+            buf.push(b'"');
+            write_datetime(buf, dt);
+            buf.push(b'"');
         }
     }
 }
 
+/// A JSON string. Most values need no escape: they are checked eight bytes at a time and
+/// copied whole; the others go through serde_json, whose escapes these are (a control
+/// character, `"` or `\\`; nothing else is escaped).
+fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+    if needs_json_escape(s.as_bytes()) {
+        let _ = serde_json::to_writer(&mut *buf, s);
+        return;
+    }
+    buf.reserve(s.len() + 2);
+    buf.push(b'"');
+    buf.extend_from_slice(s.as_bytes());
+    buf.push(b'"');
+}
+
+/// Whether `bytes` holds a byte below 0x20, a `"` or a `\\` (the SWAR tests "has a byte
+/// less than n" and "has a zero byte", exact as yes-or-no answers for a whole word).
+fn needs_json_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH != 0;
+    let word_needs = |w: u64| {
+        w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
+            || has_zero(w ^ (ONES * u64::from(b'"')))
+            || has_zero(w ^ (ONES * u64::from(b'\\')))
+    };
+    let mut words = bytes.chunks_exact(8);
+    let found = words.by_ref().any(|w| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        word_needs(u64::from_ne_bytes(word))
+    });
+    found
+        || words
+            .remainder()
+            .iter()
+            .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// `{"_id":1,"col":value,…}`
 pub fn write_json_record(buf: &mut Vec<u8>, cols: &Columns, row: &Row) {
-    let _ = write!(buf, "{{\"_id\":{}", row.id);
+    buf.extend_from_slice(b"{\"_id\":");
+    buf.extend_from_slice(itoa::Buffer::new().format(row.id).as_bytes());
     for (name, cell) in cols.names.iter().zip(&row.cells) {
         buf.push(b',');
-        let _ = serde_json::to_writer(&mut *buf, name);
+        write_json_str(buf, name);
         buf.push(b':');
         write_json_cell(buf, cell);
     }
@@ -170,7 +207,7 @@ impl RowEncoder for CsvEncoder {
                 Cell::Date(d) => {
                     let _ = write!(buf, "{}", d.format("%Y-%m-%d"));
                 }
-                Cell::DateTime(dt) => buf.extend_from_slice(format_datetime(dt).as_bytes()),
+                Cell::DateTime(dt) => write_datetime(buf, dt),
             }
         }
         buf.push(b'\n');
@@ -286,6 +323,34 @@ mod tests {
             buf.extend_from_slice(s.as_bytes());
         }
         buf
+    }
+
+    #[test]
+    fn json_strings_are_written_as_serde_json_writes_them() {
+        // every byte value at every position of words shorter than, as long as and longer
+        // than one eight-byte word: the word test must find exactly what a byte loop finds
+        for len in 1..=19 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let want = b < 0x20 || b == b'"' || b == b'\\';
+                    assert_eq!(needs_json_escape(&bytes), want, "{b:#x} at {at} of {len}");
+                }
+            }
+        }
+        for s in [
+            "",
+            "Balikpapan Utara",
+            "kutip \" dan garis \\ miring",
+            "tab\tbaris\nbaru\u{0}\u{1f}",
+            "Kecamatan Balikpapan Selatan — jalan berlubang ±20 cm, ümlaut, 日本",
+            "\u{7f} del and / slash stay as they are",
+        ] {
+            let mut buf = vec![];
+            write_json_str(&mut buf, s);
+            assert_eq!(buf, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
     }
 
     #[test]
