@@ -22,6 +22,7 @@ use super::plan::{
 use super::query::{
     col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection,
 };
+use super::sqlite_direct::Where;
 use crate::domain::TimeZone;
 use crate::error::{CatalogError, Result};
 use crate::schema::{Cell, FieldType, TableSchema};
@@ -592,15 +593,19 @@ pub async fn query_page(
 ) -> Result<Page> {
     let (hash, fetch, statement) = page_statement(db, key, table, query).await?;
     let limit = query.page_size();
+    let bounded = one_plan_serves(table, query);
+    let at = if bounded {
+        Where::Inline
+    } else {
+        Where::Blocking
+    };
     let mut rows = if let Some(rows) =
-        super::sqlite_direct::query_rows(db, &statement, table, &fetch.fields).await
+        super::sqlite_direct::query_rows(db, &statement, table, &fetch.fields, at).await
     {
         rows?
-    } else if let Some((pool, sql, args)) = super::pg_direct::prepare(
-        db,
-        &statement,
-        one_plan_serves(table, query).then_some(plans),
-    ) {
+    } else if let Some((pool, sql, args)) =
+        super::pg_direct::prepare(db, &statement, bounded.then_some(plans))
+    {
         sqlx::query_with(&sql, args)
             .fetch_all(&pool)
             .await?

@@ -27,6 +27,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use super::encode::RowEncoder;
 use super::read::{decode_into, Chunker, Row, RowSource, VersionTable};
 use crate::error::{CatalogError, Result};
+use crate::schema::TableSchema;
 
 /// Exports running at once, each on a blocking thread with its own connection (the pool's 16
 /// connections bounded them before); more wait their turn.
@@ -215,16 +216,35 @@ pub(super) fn get_record(
 /// Pages read at once on blocking threads (as many as the pool has connections); more wait.
 static PAGES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
 
-/// Every row of `statement` (a page: a bounded number) when `db` is a SQLite file, read on a
-/// blocking thread through its own connection: one hand-off for the page instead of one per
-/// row. `None` when `db` is not one, and the caller reads through the pool.
+/// How a page is read: on the calling worker thread, or handed to a blocking thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Where {
+    /// A page that one index range serves in order (`plan::one_plan_serves`): at most
+    /// `limit + 1` index entries and their rows, a bounded read like a lookup by `_id`, so the
+    /// two thread hand-offs around it would cost more than they spare the worker (uncached W2:
+    /// the hand-offs were a tenth of the server's CPU).
+    Inline,
+    /// Anything else, whose cost the plan does not bound, off the worker thread.
+    Blocking,
+}
+
+/// Every row of `statement` (a page: a bounded number) when `db` is a SQLite file, read through
+/// a connection of the reading thread's own. `None` when `db` is not one, and the caller reads
+/// through the pool.
 pub(super) async fn query_rows(
     db: &DatabaseConnection,
     statement: &Statement,
     table: &VersionTable,
     fields: &[usize],
+    at: Where,
 ) -> Option<Result<Vec<Row>>> {
     let plan = Plan::new(db, statement)?;
+    if at == Where::Inline {
+        // the worker thread's connection, as for a record by `_id`
+        return Some(with_connection(&plan.path, 8 << 10, |conn| {
+            read_rows(conn, &plan, table.schema(), fields)
+        }));
+    }
     let (schema, fields) = (table.schema().clone(), fields.to_vec());
     let place = PAGES.acquire().await.expect("never closed");
     let read = tokio::task::spawn_blocking(move || {
@@ -232,21 +252,30 @@ pub(super) async fn query_rows(
         // SQLite's default 2 MiB on each of the (at most 16 busy) blocking threads; the OS
         // page cache holds the rest
         with_connection(&plan.path, 2 << 10, |conn| {
-            let mut stmt = conn.prepare_cached(&plan.sql).map_err(sqlite_error)?;
-            let mut rows = stmt
-                .query(rusqlite::params_from_iter(plan.values.iter()))
-                .map_err(sqlite_error)?;
-            let mut out = vec![];
-            while let Some(r) = rows.next().map_err(sqlite_error)? {
-                let mut row = Row::for_fields(fields.len());
-                decode_into(&schema, &fields, r, &mut row)?;
-                out.push(row);
-            }
-            Ok(out)
+            read_rows(conn, &plan, &schema, &fields)
         })
     })
     .await;
     Some(read.unwrap_or_else(|e| Err(CatalogError::Internal(e.to_string()))))
+}
+
+fn read_rows(
+    conn: &rusqlite::Connection,
+    plan: &Plan,
+    schema: &TableSchema,
+    fields: &[usize],
+) -> Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(&plan.sql).map_err(sqlite_error)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(plan.values.iter()))
+        .map_err(sqlite_error)?;
+    let mut out = vec![];
+    while let Some(r) = rows.next().map_err(sqlite_error)? {
+        let mut row = Row::for_fields(fields.len());
+        decode_into(schema, fields, r, &mut row)?;
+        out.push(row);
+    }
+    Ok(out)
 }
 
 /// A bound value as rusqlite takes it; `None` for kinds record queries never bind.
@@ -381,10 +410,16 @@ mod tests {
         let (_, fetch, statement) = read::page_statement(&db, &key, &table, &everything)
             .await
             .unwrap();
-        assert!(query_rows(&memory, &statement, &table, &fetch.fields)
+        assert!(
+            query_rows(&memory, &statement, &table, &fetch.fields, Where::Blocking)
+                .await
+                .is_none()
+        );
+        let direct = query_rows(&db, &statement, &table, &fetch.fields, Where::Blocking)
             .await
-            .is_none());
-        let direct = query_rows(&db, &statement, &table, &fetch.fields)
+            .unwrap()
+            .unwrap();
+        let inline = query_rows(&db, &statement, &table, &fetch.fields, Where::Inline)
             .await
             .unwrap()
             .unwrap();
@@ -402,6 +437,10 @@ mod tests {
         assert_eq!(direct.len(), 3);
         assert_eq!(
             encode_all(&mut NdjsonEncoder(cols.clone()), &direct),
+            encode_all(&mut NdjsonEncoder(cols.clone()), &pooled)
+        );
+        assert_eq!(
+            encode_all(&mut NdjsonEncoder(cols.clone()), &inline),
             encode_all(&mut NdjsonEncoder(cols.clone()), &pooled)
         );
         for row in &first.rows {
