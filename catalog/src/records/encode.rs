@@ -101,18 +101,36 @@ pub fn write_json_record(buf: &mut Vec<u8>, cols: &Columns, row: &Row) {
     buf.push(b'}');
 }
 
-/// The records of a JSON page, as a `[…]` array.
-pub fn json_array(cols: &Columns, rows: &[Row]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(rows.len() * 128 + 2);
-    buf.push(b'[');
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
+/// The records of a JSON page as a `[…]` array, one at a time.
+pub struct JsonArrayEncoder {
+    cols: Columns,
+    first: bool,
+}
+
+impl JsonArrayEncoder {
+    pub fn new(cols: Columns) -> Self {
+        Self { cols, first: true }
+    }
+}
+
+impl RowEncoder for JsonArrayEncoder {
+    fn start(&mut self, buf: &mut Vec<u8>) {
+        buf.push(b'[');
+    }
+    fn row(&mut self, buf: &mut Vec<u8>, row: &Row) {
+        if !std::mem::take(&mut self.first) {
             buf.push(b',');
         }
-        write_json_record(&mut buf, cols, row);
+        write_json_record(buf, &self.cols, row);
     }
-    buf.push(b']');
-    buf
+    fn finish(&mut self, buf: &mut Vec<u8>) {
+        buf.push(b']');
+    }
+}
+
+/// The records of a JSON page, as a `[…]` array.
+pub fn json_array(cols: &Columns, rows: &[Row]) -> Vec<u8> {
+    encode_all(&mut JsonArrayEncoder::new(cols.clone()), rows)
 }
 
 pub struct NdjsonEncoder(pub Columns);

@@ -13,6 +13,7 @@ use sea_query::{
 };
 
 use super::cursor::{self, CursorKey, CursorPayload};
+use super::encode::RowEncoder;
 use super::layout::{Layout, TSVECTOR};
 use super::pg_direct::GenericPlans;
 use super::pg_lookup::Lookups;
@@ -582,8 +583,7 @@ pub(super) async fn page_statement(
     Ok((hash, fetch, backend.build(&stmt)))
 }
 
-/// One page of records, with the next cursor and, when asked, the total.
-#[tracing::instrument(skip_all, fields(version_id = table.version_id))]
+/// One page of records as [`Row`]s, with the next cursor and, when asked, the total.
 pub async fn query_page(
     db: &DatabaseConnection,
     plans: &GenericPlans,
@@ -591,38 +591,150 @@ pub async fn query_page(
     table: &VersionTable,
     query: &RecordQuery,
 ) -> Result<Page> {
+    let read = read_page(db, plans, key, table, query, KeepRows::default()).await?;
+    Ok(Page {
+        fetch: read.fetch,
+        rows: read.page.encoder.0,
+        next_cursor: read.next_cursor,
+        total: read.total,
+    })
+}
+
+/// One page of records encoded by `encoder` as they are read (no [`Row`] kept per record),
+/// with the next cursor and, when asked, the total.
+pub async fn query_page_encoded<E: RowEncoder + Send + 'static>(
+    db: &DatabaseConnection,
+    plans: &GenericPlans,
+    key: &CursorKey,
+    table: &VersionTable,
+    query: &RecordQuery,
+    encoder: E,
+) -> Result<EncodedPage> {
+    let ReadPage {
+        mut page,
+        next_cursor,
+        total,
+        ..
+    } = read_page(db, plans, key, table, query, encoder).await?;
+    page.encoder.finish(&mut page.body);
+    Ok(EncodedPage {
+        body: page.body,
+        next_cursor,
+        total,
+    })
+}
+
+/// A page encoded by [`query_page_encoded`].
+pub struct EncodedPage {
+    pub body: Vec<u8>,
+    pub next_cursor: Option<String>,
+    pub total: Option<i64>,
+}
+
+/// An encoder that keeps the rows themselves, for [`query_page`].
+#[derive(Default)]
+pub(super) struct KeepRows(pub Vec<Row>);
+
+impl RowEncoder for KeepRows {
+    fn row(&mut self, _: &mut Vec<u8>, row: &Row) {
+        self.0.push(row.clone());
+    }
+}
+
+/// A page's rows as they are read: each is decoded into [`Self::row`] (its strings reused) and
+/// encoded, up to the page's size; the row past it only says that another page follows.
+pub(super) struct PageBuilder<E> {
+    encoder: E,
+    body: Vec<u8>,
+    room: usize,
+    pub row: Row,
+    /// The last row taken: the next cursor's sort key.
+    last: Row,
+    more: bool,
+}
+
+impl<E: RowEncoder> PageBuilder<E> {
+    pub(super) fn new(mut encoder: E, fields: usize, size: usize) -> Self {
+        let mut body = Vec::with_capacity(size.min(100) * 256 + 64);
+        encoder.start(&mut body);
+        Self {
+            encoder,
+            body,
+            room: size,
+            row: Row::for_fields(fields),
+            last: Row::for_fields(fields),
+            more: false,
+        }
+    }
+
+    /// Takes the row decoded into [`Self::row`]; `false` when it was the one past the page,
+    /// and reading can stop.
+    pub(super) fn take(&mut self) -> bool {
+        if self.room == 0 {
+            self.more = true;
+            return false;
+        }
+        self.encoder.row(&mut self.body, &self.row);
+        std::mem::swap(&mut self.row, &mut self.last);
+        self.room -= 1;
+        true
+    }
+
+    #[cfg(test)]
+    pub(super) fn into_encoder(self) -> E {
+        self.encoder
+    }
+
+    /// Decodes and takes each of `rows` until the page is full.
+    fn fill<'r, R: RowSource + 'r>(
+        &mut self,
+        schema: &TableSchema,
+        fields: &[usize],
+        rows: impl IntoIterator<Item = &'r R>,
+    ) -> Result<()> {
+        for r in rows {
+            decode_into(schema, fields, r, &mut self.row)?;
+            if !self.take() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads a page into `encoder`: the statement, the next cursor (from the last row taken, when
+/// one more followed) and the total.
+#[tracing::instrument(skip_all, fields(version_id = table.version_id))]
+async fn read_page<E: RowEncoder + Send + 'static>(
+    db: &DatabaseConnection,
+    plans: &GenericPlans,
+    key: &CursorKey,
+    table: &VersionTable,
+    query: &RecordQuery,
+    encoder: E,
+) -> Result<ReadPage<E>> {
     let (hash, fetch, statement) = page_statement(db, key, table, query).await?;
-    let limit = query.page_size();
+    let mut page = PageBuilder::new(encoder, fetch.fields.len(), query.page_size() as usize);
     let bounded = one_plan_serves(table, query);
-    let at = if bounded {
-        Where::Inline
-    } else {
-        Where::Blocking
-    };
-    let mut rows = if let Some(rows) =
-        super::sqlite_direct::query_rows(db, &statement, table, &fetch.fields, at).await
-    {
-        rows?
+    let (schema, fields) = (table.schema(), &fetch.fields);
+    if let Some(plan) = super::sqlite_direct::Plan::new(db, &statement) {
+        let at = if bounded {
+            Where::Inline
+        } else {
+            Where::Blocking
+        };
+        page = super::sqlite_direct::read_page(plan, table, fields, at, page).await?;
     } else if let Some((pool, sql, args)) =
         super::pg_direct::prepare(db, &statement, bounded.then_some(plans))
     {
-        sqlx::query_with(&sql, args)
-            .fetch_all(&pool)
-            .await?
-            .iter()
-            .map(|r| decode_row(table.schema(), &fetch.fields, r))
-            .collect::<Result<Vec<_>>>()?
+        let rows = sqlx::query_with(&sql, args).fetch_all(&pool).await?;
+        page.fill(schema, fields, &rows)?;
     } else {
         // SQLite in memory (tests): through sea-orm
-        db.query_all(statement)
-            .await?
-            .iter()
-            .map(|r| decode_row(table.schema(), &fetch.fields, r))
-            .collect::<Result<Vec<_>>>()?
-    };
-    let next_cursor = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        let last = rows.last().expect("a full page");
+        page.fill(schema, fields, &db.query_all(statement).await?)?;
+    }
+    let next_cursor = page.more.then(|| {
+        let last = &page.last;
         let k = query
             .order
             .iter()
@@ -638,28 +750,34 @@ pub async fn query_page(
                 }
             })
             .collect();
-        Some(cursor::encode(
+        cursor::encode(
             key,
             &CursorPayload {
                 v: table.version_id,
                 h: hash,
                 k,
             },
-        ))
-    } else {
-        None
-    };
+        )
+    });
     let total = if query.count {
         Some(count(db, plans, table, &query.selection).await?)
     } else {
         None
     };
-    Ok(Page {
+    Ok(ReadPage {
         fetch,
-        rows,
+        page,
         next_cursor,
         total,
     })
+}
+
+/// What [`read_page`] read.
+struct ReadPage<E> {
+    fetch: Fetch,
+    page: PageBuilder<E>,
+    next_cursor: Option<String>,
+    total: Option<i64>,
 }
 
 /// How many records match a selection.

@@ -25,7 +25,7 @@ use sea_query::Value;
 use sqlx::sqlite::SqliteConnectOptions;
 
 use super::encode::RowEncoder;
-use super::read::{decode_into, Chunker, Row, RowSource, VersionTable};
+use super::read::{decode_into, Chunker, PageBuilder, Row, RowSource, VersionTable};
 use crate::error::{CatalogError, Result};
 use crate::schema::TableSchema;
 
@@ -228,22 +228,21 @@ pub(super) enum Where {
     Blocking,
 }
 
-/// Every row of `statement` (a page: a bounded number) when `db` is a SQLite file, read through
-/// a connection of the reading thread's own. `None` when `db` is not one, and the caller reads
-/// through the pool.
-pub(super) async fn query_rows(
-    db: &DatabaseConnection,
-    statement: &Statement,
+/// Reads a page of a SQLite file through a connection of the reading thread's own, into
+/// `page`.
+pub(super) async fn read_page<E: RowEncoder + Send + 'static>(
+    plan: Plan,
     table: &VersionTable,
     fields: &[usize],
     at: Where,
-) -> Option<Result<Vec<Row>>> {
-    let plan = Plan::new(db, statement)?;
+    mut page: PageBuilder<E>,
+) -> Result<PageBuilder<E>> {
     if at == Where::Inline {
         // the worker thread's connection, as for a record by `_id`
-        return Some(with_connection(&plan.path, 8 << 10, |conn| {
-            read_rows(conn, &plan, table.schema(), fields)
-        }));
+        with_connection(&plan.path, 8 << 10, |conn| {
+            fill_page(conn, &plan, table.schema(), fields, &mut page)
+        })?;
+        return Ok(page);
     }
     let (schema, fields) = (table.schema().clone(), fields.to_vec());
     let place = PAGES.acquire().await.expect("never closed");
@@ -252,30 +251,32 @@ pub(super) async fn query_rows(
         // SQLite's default 2 MiB on each of the (at most 16 busy) blocking threads; the OS
         // page cache holds the rest
         with_connection(&plan.path, 2 << 10, |conn| {
-            read_rows(conn, &plan, &schema, &fields)
-        })
+            fill_page(conn, &plan, &schema, &fields, &mut page)
+        })?;
+        Ok(page)
     })
     .await;
-    Some(read.unwrap_or_else(|e| Err(CatalogError::Internal(e.to_string()))))
+    read.unwrap_or_else(|e| Err(CatalogError::Internal(e.to_string())))
 }
 
-fn read_rows(
+fn fill_page<E: RowEncoder>(
     conn: &rusqlite::Connection,
     plan: &Plan,
     schema: &TableSchema,
     fields: &[usize],
-) -> Result<Vec<Row>> {
+    page: &mut PageBuilder<E>,
+) -> Result<()> {
     let mut stmt = conn.prepare_cached(&plan.sql).map_err(sqlite_error)?;
     let mut rows = stmt
         .query(rusqlite::params_from_iter(plan.values.iter()))
         .map_err(sqlite_error)?;
-    let mut out = vec![];
     while let Some(r) = rows.next().map_err(sqlite_error)? {
-        let mut row = Row::for_fields(fields.len());
-        decode_into(schema, fields, r, &mut row)?;
-        out.push(row);
+        decode_into(schema, fields, r, &mut page.row)?;
+        if !page.take() {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A bound value as rusqlite takes it; `None` for kinds record queries never bind.
@@ -336,7 +337,7 @@ mod tests {
     use crate::records::encode::{encode_all, Columns, CsvEncoder, NdjsonEncoder};
     use crate::records::layout::Layout;
     use crate::records::query::parse_records;
-    use crate::records::read;
+    use crate::records::read::{self, KeepRows};
     use crate::schema::{Field, FieldType, TableSchema};
 
     fn field(name: &str, field_type: FieldType) -> Field {
@@ -410,19 +411,15 @@ mod tests {
         let (_, fetch, statement) = read::page_statement(&db, &key, &table, &everything)
             .await
             .unwrap();
-        assert!(
-            query_rows(&memory, &statement, &table, &fetch.fields, Where::Blocking)
-                .await
-                .is_none()
-        );
-        let direct = query_rows(&db, &statement, &table, &fetch.fields, Where::Blocking)
-            .await
-            .unwrap()
-            .unwrap();
-        let inline = query_rows(&db, &statement, &table, &fetch.fields, Where::Inline)
-            .await
-            .unwrap()
-            .unwrap();
+        assert!(Plan::new(&memory, &statement).is_none());
+        let read = |at| {
+            let plan = Plan::new(&db, &statement).unwrap();
+            let page = PageBuilder::new(KeepRows::default(), fetch.fields.len(), 10);
+            let (table, fields) = (&table, &fetch.fields);
+            async move { read_page(plan, table, fields, at, page).await.unwrap() }
+        };
+        let direct = read(Where::Blocking).await.into_encoder().0;
+        let inline = read(Where::Inline).await.into_encoder().0;
         let pooled: Vec<Row> = db
             .query_all(statement)
             .await

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use catalog::domain::{Access, VersionStatus};
-use catalog::records::encode::{self, Columns, CsvEncoder, GeojsonEncoder, NdjsonEncoder};
+use catalog::records::encode::{
+    self, Columns, CsvEncoder, GeojsonEncoder, JsonArrayEncoder, NdjsonEncoder,
+};
 use catalog::records::query::{self, RecordFormat};
 use catalog::records::read;
 use futures::StreamExt as _;
@@ -244,18 +246,30 @@ pub async fn query_records(
         let output = output();
         let cols = Columns::new(table.schema(), &output);
         let catalog = &state.catalog;
-        let page = read::query_page(
-            &catalog.db,
-            &catalog.generic_plans,
-            &catalog.cursor_key,
-            table,
-            &q,
-        )
-        .await?;
+        let (db, plans, key) = (&catalog.db, &catalog.generic_plans, &catalog.cursor_key);
+        let page = match format {
+            RecordFormat::Json => {
+                let encoder = JsonArrayEncoder::new(cols);
+                read::query_page_encoded(db, plans, key, table, &q, encoder).await?
+            }
+            RecordFormat::Csv => {
+                let encoder = CsvEncoder::new(cols, false);
+                read::query_page_encoded(db, plans, key, table, &q, encoder).await?
+            }
+            RecordFormat::Ndjson => {
+                let encoder = NdjsonEncoder(cols);
+                read::query_page_encoded(db, plans, key, table, &q, encoder).await?
+            }
+            RecordFormat::Geojson => {
+                let encoder = GeojsonEncoder::new(cols, geo(&output)?);
+                read::query_page_encoded(db, plans, key, table, &q, encoder).await?
+            }
+        };
         let body = match format {
             RecordFormat::Json => {
-                let mut buf = b"{\"data\":".to_vec();
-                buf.extend_from_slice(&encode::json_array(&cols, &page.rows));
+                let mut buf = Vec::with_capacity(page.body.len() + 128);
+                buf.extend_from_slice(b"{\"data\":");
+                buf.extend_from_slice(&page.body);
                 buf.extend_from_slice(b",\"next_cursor\":");
                 buf.extend_from_slice(&serde_json::to_vec(&page.next_cursor).unwrap_or_default());
                 if let Some(t) = page.total {
@@ -264,16 +278,7 @@ pub async fn query_records(
                 buf.push(b'}');
                 buf
             }
-            RecordFormat::Csv => {
-                encode::encode_all(&mut CsvEncoder::new(cols.clone(), false), &page.rows)
-            }
-            RecordFormat::Ndjson => {
-                encode::encode_all(&mut NdjsonEncoder(cols.clone()), &page.rows)
-            }
-            RecordFormat::Geojson => encode::encode_all(
-                &mut GeojsonEncoder::new(cols.clone(), geo(&output)?),
-                &page.rows,
-            ),
+            _ => page.body,
         };
         Ok(Cached::new(body, content_type(format), page.next_cursor))
     })
