@@ -13,7 +13,9 @@
 //!   thread keeps per database file, with the statement prepared once.
 //! - **Pages**: a page of 100 rows made 100 hand-offs (profiled on a full-text page, a third of
 //!   the CPU went to context switches in the channel). A page runs on a blocking thread, through
-//!   that thread's connection, and comes back whole: one hand-off. At most 16 run at once.
+//!   that thread's connection, and comes back whole: one hand-off. At most 16 run at once. A page
+//!   that one index range serves in order is a bounded read, like a lookup by `_id`, and runs on
+//!   the calling thread ([`Where::Inline`]).
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -406,7 +408,7 @@ mod tests {
         .await
         .unwrap();
         let cols = Columns::new(&schema, &all);
-        // that page came through `query_rows`; the pool reads its statement to the same cells
+        // that page came through `read_page`; the pool reads its statement to the same cells
         let everything = parse_records(&schema, TimeZone::default(), &[]).unwrap();
         let (_, fetch, statement) = read::page_statement(&db, &key, &table, &everything)
             .await
