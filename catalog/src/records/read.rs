@@ -646,7 +646,8 @@ impl RowEncoder for KeepRows {
 pub(super) struct PageBuilder<E> {
     encoder: E,
     body: Vec<u8>,
-    room: usize,
+    size: usize,
+    taken: usize,
     pub row: Row,
     /// The last row taken: the next cursor's sort key.
     last: Row,
@@ -660,7 +661,8 @@ impl<E: RowEncoder> PageBuilder<E> {
         Self {
             encoder,
             body,
-            room: size,
+            size,
+            taken: 0,
             row: Row::for_fields(fields),
             last: Row::for_fields(fields),
             more: false,
@@ -670,13 +672,13 @@ impl<E: RowEncoder> PageBuilder<E> {
     /// Takes the row decoded into [`Self::row`]; `false` when it was the one past the page,
     /// and reading can stop.
     pub(super) fn take(&mut self) -> bool {
-        if self.room == 0 {
+        if self.taken == self.size {
             self.more = true;
             return false;
         }
         self.encoder.row(&mut self.body, &self.row);
         std::mem::swap(&mut self.row, &mut self.last);
-        self.room -= 1;
+        self.taken += 1;
         true
     }
 
@@ -733,7 +735,8 @@ async fn read_page<E: RowEncoder + Send + 'static>(
         // SQLite in memory (tests): through sea-orm
         page.fill(schema, fields, &db.query_all(statement).await?)?;
     }
-    let next_cursor = page.more.then(|| {
+    // a cursor continues after the last row taken (no page is empty by its size: limit >= 1)
+    let next_cursor = (page.more && page.taken > 0).then(|| {
         let last = &page.last;
         let k = query
             .order
@@ -1035,4 +1038,43 @@ pub async fn aggregate(
         out.push(obj);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows `1..=n`, each with one text cell, fed to a page of `size` the way a reader does.
+    fn fill(size: usize, n: i64) -> PageBuilder<KeepRows> {
+        let mut page = PageBuilder::new(KeepRows::default(), 1, size);
+        for id in 1..=n {
+            page.row.id = id;
+            page.row.cells = vec![Cell::Str(format!("row {id}"))];
+            if !page.take() {
+                break;
+            }
+        }
+        page
+    }
+
+    #[test]
+    fn a_page_takes_its_size_and_notes_the_row_past_it() {
+        let page = fill(2, 5);
+        assert!(page.more, "a third row was read");
+        assert_eq!(page.taken, 2);
+        assert_eq!(
+            page.last.id, 2,
+            "the cursor continues after the last row taken"
+        );
+        assert!(matches!(&page.last.cells[0], Cell::Str(s) if s == "row 2"));
+        let ids: Vec<i64> = page.into_encoder().0.iter().map(|r| r.id).collect();
+        assert_eq!(ids, [1, 2]);
+
+        let whole = fill(5, 5);
+        assert!(!whole.more, "no row past the page: no next cursor");
+        assert_eq!(whole.last.id, 5);
+
+        let none = fill(0, 3);
+        assert!(none.more && none.taken == 0, "nothing to continue from");
+    }
 }
