@@ -105,16 +105,32 @@ pub fn write_json_record(buf: &mut Vec<u8>, cols: &Columns, row: &Row) {
 pub struct JsonArrayEncoder {
     cols: Columns,
     first: bool,
+    /// What the output starts with, before the `[`.
+    opening: &'static [u8],
 }
 
 impl JsonArrayEncoder {
     pub fn new(cols: Columns) -> Self {
-        Self { cols, first: true }
+        Self {
+            cols,
+            first: true,
+            opening: b"",
+        }
+    }
+
+    /// The array as the value of `{"data":` (the caller writes the rest of the object), so a
+    /// page is written into one buffer instead of being copied into its envelope.
+    pub fn in_data_envelope(cols: Columns) -> Self {
+        Self {
+            opening: b"{\"data\":",
+            ..Self::new(cols)
+        }
     }
 }
 
 impl RowEncoder for JsonArrayEncoder {
     fn start(&mut self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(self.opening);
         buf.push(b'[');
     }
     fn row(&mut self, buf: &mut Vec<u8>, row: &Row) {

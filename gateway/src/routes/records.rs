@@ -249,7 +249,7 @@ pub async fn query_records(
         let (db, plans, key) = (&catalog.db, &catalog.generic_plans, &catalog.cursor_key);
         let page = match format {
             RecordFormat::Json => {
-                let encoder = JsonArrayEncoder::new(cols);
+                let encoder = JsonArrayEncoder::in_data_envelope(cols);
                 read::query_page_encoded(db, plans, key, table, &q, encoder).await?
             }
             RecordFormat::Csv => {
@@ -267,9 +267,7 @@ pub async fn query_records(
         };
         let body = match format {
             RecordFormat::Json => {
-                let mut buf = Vec::with_capacity(page.body.len() + 128);
-                buf.extend_from_slice(b"{\"data\":");
-                buf.extend_from_slice(&page.body);
+                let mut buf = page.body; // `{"data":[…]`
                 buf.extend_from_slice(b",\"next_cursor\":");
                 buf.extend_from_slice(&serde_json::to_vec(&page.next_cursor).unwrap_or_default());
                 if let Some(t) = page.total {
