@@ -12,6 +12,19 @@ pub trait RowEncoder {
     fn finish(&mut self, _buf: &mut Vec<u8>) {}
 }
 
+/// An encoder chosen at run time (a page's format), so one call serves every format.
+impl RowEncoder for Box<dyn RowEncoder + Send> {
+    fn start(&mut self, buf: &mut Vec<u8>) {
+        (**self).start(buf);
+    }
+    fn row(&mut self, buf: &mut Vec<u8>, row: &Row) {
+        (**self).row(buf, row);
+    }
+    fn finish(&mut self, buf: &mut Vec<u8>) {
+        (**self).finish(buf);
+    }
+}
+
 /// Column names and positions (within a row's cells) of the output.
 #[derive(Clone)]
 pub struct Columns {

@@ -592,9 +592,10 @@ pub async fn query_page(
     query: &RecordQuery,
 ) -> Result<Page> {
     let read = read_page(db, plans, key, table, query, KeepRows::default()).await?;
+    let (KeepRows(rows), _) = read.page.finish();
     Ok(Page {
         fetch: read.fetch,
-        rows: read.page.encoder.0,
+        rows,
         next_cursor: read.next_cursor,
         total: read.total,
     })
@@ -610,17 +611,12 @@ pub async fn query_page_encoded<E: RowEncoder + Send + 'static>(
     query: &RecordQuery,
     encoder: E,
 ) -> Result<EncodedPage> {
-    let ReadPage {
-        mut page,
-        next_cursor,
-        total,
-        ..
-    } = read_page(db, plans, key, table, query, encoder).await?;
-    page.encoder.finish(&mut page.body);
+    let read = read_page(db, plans, key, table, query, encoder).await?;
+    let (_, body) = read.page.finish();
     Ok(EncodedPage {
-        body: page.body,
-        next_cursor,
-        total,
+        body,
+        next_cursor: read.next_cursor,
+        total: read.total,
     })
 }
 
@@ -684,9 +680,10 @@ impl<E: RowEncoder> PageBuilder<E> {
         true
     }
 
-    #[cfg(test)]
-    pub(super) fn into_encoder(self) -> E {
-        self.encoder
+    /// Ends the output; the encoder (with whatever it kept) and the bytes written.
+    pub(super) fn finish(mut self) -> (E, Vec<u8>) {
+        self.encoder.finish(&mut self.body);
+        (self.encoder, self.body)
     }
 
     /// Decodes and takes each of `rows` until the page is full.
@@ -1069,7 +1066,7 @@ mod tests {
             "the cursor continues after the last row taken"
         );
         assert!(matches!(&page.last.cells[0], Cell::Str(s) if s == "row 2"));
-        let ids: Vec<i64> = page.into_encoder().0.iter().map(|r| r.id).collect();
+        let ids: Vec<i64> = page.finish().0 .0.iter().map(|r| r.id).collect();
         assert_eq!(ids, [1, 2]);
 
         let whole = fill(5, 5);

@@ -189,6 +189,10 @@ fn with_connection<T>(
     })
 }
 
+/// The page cache of a worker thread's connection, in KiB: 8 MiB, so the inner pages of the
+/// tables' b-trees stay at hand for lookups by `_id` and the pages read inline.
+const WORKER_CACHE_KIB: u32 = 8 << 10;
+
 /// One record by `_id` when `db` is a SQLite file, read on this thread (see the module's
 /// comment); `None` when `db` is not one, and the caller reads through the pool. `sql` selects
 /// the row with `_id` as its one parameter.
@@ -200,19 +204,22 @@ pub(super) fn get_record(
     fields: &[usize],
 ) -> Option<Result<Option<Row>>> {
     let options = file_options(db)?;
-    // 8 MiB of pages on each worker thread: the inner pages of the tables' b-trees stay at hand
-    Some(with_connection(options.get_filename(), 8 << 10, |conn| {
-        let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
-        let mut rows = stmt.query([id]).map_err(sqlite_error)?;
-        match rows.next().map_err(sqlite_error)? {
-            Some(r) => {
-                let mut row = Row::for_fields(fields.len());
-                decode_into(table.schema(), fields, r, &mut row)?;
-                Ok(Some(row))
+    Some(with_connection(
+        options.get_filename(),
+        WORKER_CACHE_KIB,
+        |conn| {
+            let mut stmt = conn.prepare_cached(sql).map_err(sqlite_error)?;
+            let mut rows = stmt.query([id]).map_err(sqlite_error)?;
+            match rows.next().map_err(sqlite_error)? {
+                Some(r) => {
+                    let mut row = Row::for_fields(fields.len());
+                    decode_into(table.schema(), fields, r, &mut row)?;
+                    Ok(Some(row))
+                }
+                None => Ok(None),
             }
-            None => Ok(None),
-        }
-    }))
+        },
+    ))
 }
 
 /// Pages read at once on blocking threads (as many as the pool has connections); more wait.
@@ -241,7 +248,7 @@ pub(super) async fn read_page<E: RowEncoder + Send + 'static>(
 ) -> Result<PageBuilder<E>> {
     if at == Where::Inline {
         // the worker thread's connection, as for a record by `_id`
-        with_connection(&plan.path, 8 << 10, |conn| {
+        with_connection(&plan.path, WORKER_CACHE_KIB, |conn| {
             fill_page(conn, &plan, table.schema(), fields, &mut page)
         })?;
         return Ok(page);
@@ -420,8 +427,8 @@ mod tests {
             let (table, fields) = (&table, &fetch.fields);
             async move { read_page(plan, table, fields, at, page).await.unwrap() }
         };
-        let direct = read(Where::Blocking).await.into_encoder().0;
-        let inline = read(Where::Inline).await.into_encoder().0;
+        let (KeepRows(direct), _) = read(Where::Blocking).await.finish();
+        let (KeepRows(inline), _) = read(Where::Inline).await.finish();
         let pooled: Vec<Row> = db
             .query_all(statement)
             .await
@@ -461,7 +468,7 @@ mod tests {
             .is_none());
         // the lookups' connection on this thread maps the file
         let path = file_path(&db).unwrap();
-        let mapped = with_connection(&path, 8 << 10, |conn| {
+        let mapped = with_connection(&path, WORKER_CACHE_KIB, |conn| {
             conn.pragma_query_value(None, "mmap_size", |r| r.get::<_, i64>(0))
                 .map_err(sqlite_error)
         });

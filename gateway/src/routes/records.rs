@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use catalog::domain::{Access, VersionStatus};
 use catalog::records::encode::{
-    self, Columns, CsvEncoder, GeojsonEncoder, JsonArrayEncoder, NdjsonEncoder,
+    self, Columns, CsvEncoder, GeojsonEncoder, JsonArrayEncoder, NdjsonEncoder, RowEncoder,
 };
 use catalog::records::query::{self, RecordFormat};
 use catalog::records::read;
@@ -247,24 +247,13 @@ pub async fn query_records(
         let cols = Columns::new(table.schema(), &output);
         let catalog = &state.catalog;
         let (db, plans, key) = (&catalog.db, &catalog.generic_plans, &catalog.cursor_key);
-        let page = match format {
-            RecordFormat::Json => {
-                let encoder = JsonArrayEncoder::in_data_envelope(cols);
-                read::query_page_encoded(db, plans, key, table, &q, encoder).await?
-            }
-            RecordFormat::Csv => {
-                let encoder = CsvEncoder::new(cols, false);
-                read::query_page_encoded(db, plans, key, table, &q, encoder).await?
-            }
-            RecordFormat::Ndjson => {
-                let encoder = NdjsonEncoder(cols);
-                read::query_page_encoded(db, plans, key, table, &q, encoder).await?
-            }
-            RecordFormat::Geojson => {
-                let encoder = GeojsonEncoder::new(cols, geo(&output)?);
-                read::query_page_encoded(db, plans, key, table, &q, encoder).await?
-            }
+        let encoder: Box<dyn RowEncoder + Send> = match format {
+            RecordFormat::Json => Box::new(JsonArrayEncoder::in_data_envelope(cols)),
+            RecordFormat::Csv => Box::new(CsvEncoder::new(cols, false)),
+            RecordFormat::Ndjson => Box::new(NdjsonEncoder(cols)),
+            RecordFormat::Geojson => Box::new(GeojsonEncoder::new(cols, geo(&output)?)),
         };
+        let page = read::query_page_encoded(db, plans, key, table, &q, encoder).await?;
         let body = match format {
             RecordFormat::Json => {
                 let mut buf = page.body; // `{"data":[…]`
