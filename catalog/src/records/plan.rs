@@ -50,6 +50,30 @@ fn id_order(table: &VersionTable, query: &RecordQuery) -> Option<Dir> {
         .then_some(dir)
 }
 
+/// The positions in `query.order` of the terms a statement sorts and seeks by: every term but
+/// those just before the final `_id` that are fields found ascending and run in `_id`'s
+/// direction (the first term always stays, so the index a page walks is the one asked for).
+/// Ordering by such a field, then by `_id`, is ordering by `_id` (see [`Layout::ascending`]),
+/// so the rows come out the same; but an index on the terms kept now reads them in order. W2
+/// (`order=reported_at.desc,id.desc` over an index on district, category, reported_at) sorted
+/// each page's rows of one instant by `id` after the index scan, on both backends.
+pub(super) fn sort_keys(table: &VersionTable, query: &RecordQuery) -> Vec<usize> {
+    let n = query.order.len();
+    let Some(last) = query.order.last() else {
+        return vec![];
+    };
+    let redundant = |t: &super::query::OrderTerm| {
+        t.dir == last.dir
+            && matches!(t.col, ColRef::Field(i) if table.layout.ascending.contains(&i))
+    };
+    let dropped = query.order[1..(n - 1).max(1)]
+        .iter()
+        .rev()
+        .take_while(|t| redundant(t))
+        .count();
+    (0..n - 1 - dropped).chain([n - 1]).collect()
+}
+
 /// `fts MATCH ?` on SQLite: every word, each quoted (so operators in the input are only words).
 pub(super) fn fts_match(fts: &str, words: &[String]) -> SimpleExpr {
     let matcher = words
@@ -535,6 +559,15 @@ mod walk_tests {
             ("kind=eq.b", Box::new(|a, b| a.0.cmp(&b.0))),
             ("kind=eq.b&_id=gt.700", Box::new(|a, b| a.0.cmp(&b.0))),
             ("kind=eq.a&order=_id.desc", Box::new(|a, b| b.0.cmp(&a.0))),
+            // seq ascends with `_id`, so day's index serves the order (`sort_keys`)
+            (
+                "order=day.desc,seq.desc",
+                Box::new(|a, b| (b.2, b.1).cmp(&(a.2, a.1))),
+            ),
+            (
+                "order=day.asc,seq.asc",
+                Box::new(|a, b| (a.2, a.1).cmp(&(b.2, b.1))),
+            ),
         ];
         for (case, cmp) in &cases {
             let mut params: Vec<(String, String)> = case
@@ -560,6 +593,36 @@ mod walk_tests {
                 }
                 assert!(!plan.contains("TEMP B-TREE"), "{case}: sorted: {plan}");
             }
+        }
+    }
+
+    /// The terms a statement sorts by: ascending fields (seq, day) running in `_id`'s direction
+    /// just before it are dropped, never the first term; a field that is not ascending (rank,
+    /// late) or runs the other way keeps itself and the terms before it.
+    #[tokio::test]
+    async fn sort_keys_drop_ascending_fields_before_the_final_id() {
+        let (_dir, _db, table, _rows) = load().await;
+        let cases: [(&str, &[usize]); 11] = [
+            ("", &[0]),
+            ("order=_id.desc", &[0]),
+            ("order=seq.desc", &[0, 1]),
+            ("order=day.desc,seq.desc", &[0, 2]),
+            ("order=rank,day,seq", &[0, 3]),
+            ("order=rank,seq,day", &[0, 3]),
+            ("order=rank,day,late", &[0, 1, 2, 3]),
+            // `_id` runs as the last term asked for
+            ("order=day.desc,seq.asc", &[0, 2]),
+            ("order=day.desc,seq.asc,_id.desc", &[0, 1, 2]),
+            ("order=rank.desc,seq.asc,_id.desc", &[0, 1, 2]),
+            ("order=rank,seq,_id", &[0, 2]),
+        ];
+        for (q, want) in cases {
+            let params: Vec<(String, String)> = (q.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into_iter()
+                .collect();
+            let query = parse_records(table.schema(), TimeZone::default(), &params).unwrap();
+            assert_eq!(sort_keys(&table, &query), want, "{q}");
         }
     }
 

@@ -18,10 +18,10 @@ use super::layout::{Layout, TSVECTOR};
 use super::pg_direct::GenericPlans;
 use super::pg_lookup::Lookups;
 use super::plan::{
-    choose_access, fts_match, one_plan_counts, one_plan_serves, table_stats, Access, HIT,
+    choose_access, fts_match, one_plan_counts, one_plan_serves, sort_keys, table_stats, Access, HIT,
 };
 use super::query::{
-    col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, RecordQuery, Selection,
+    col_type, AggregateQuery, ColRef, Dir, Filter, MetricFn, Op, OrderTerm, RecordQuery, Selection,
 };
 use super::sqlite_direct::Where;
 use crate::domain::TimeZone;
@@ -291,8 +291,7 @@ pub(super) fn is_nullable(schema: &TableSchema, c: ColRef) -> bool {
 }
 
 /// Rows strictly after the cursor's sort key, with nulls ordered as the largest values.
-fn keyset_condition(schema: &TableSchema, query: &RecordQuery, key: &[Option<Value>]) -> Condition {
-    let terms = &query.order;
+fn keyset_condition(schema: &TableSchema, terms: &[OrderTerm], key: &[Option<Value>]) -> Condition {
     let uniform = terms.iter().all(|t| t.dir == terms[0].dir)
         && key.iter().all(Option::is_some)
         && terms.iter().all(|t| !is_nullable(schema, t.col));
@@ -377,8 +376,8 @@ fn sql_order(dir: Dir) -> Order {
     }
 }
 
-fn apply_order(stmt: &mut SelectStatement, schema: &TableSchema, query: &RecordQuery) {
-    for t in &query.order {
+fn apply_order(stmt: &mut SelectStatement, schema: &TableSchema, terms: &[OrderTerm]) {
+    for t in terms {
         let order = sql_order(t.dir);
         let c = match t.col {
             ColRef::Id => Alias::new("_id"),
@@ -490,6 +489,7 @@ fn build_select(
     access: Access,
 ) -> Result<SelectStatement> {
     let schema = table.schema();
+    let keys = sort_keys(table, query);
     let mut stmt = Query::select();
     if let Access::WalkMatches(_) = access {
         // `(SELECT rowid AS _hit FROM fts WHERE fts MATCH ?) CROSS JOIN t ON t._id = _hit`:
@@ -538,13 +538,18 @@ fn build_select(
                 Dir::Desc => hit.lt(last),
             });
         } else {
-            stmt.cond_where(keyset_condition(schema, query, &values));
+            let (terms, values): (Vec<_>, Vec<_>) = keys
+                .iter()
+                .map(|&k| (query.order[k], values[k].clone()))
+                .unzip();
+            stmt.cond_where(keyset_condition(schema, &terms, &values));
         }
     }
     if let Access::WalkMatches(dir) = access {
         stmt.order_by(Alias::new(HIT), sql_order(dir));
     } else {
-        apply_order(&mut stmt, schema, query);
+        let terms: Vec<_> = keys.iter().map(|&k| query.order[k]).collect();
+        apply_order(&mut stmt, schema, &terms);
     }
     if query.offset > 0 {
         stmt.offset(u64::from(query.offset));
