@@ -11,22 +11,44 @@ use std::time::Duration;
 
 use sea_orm::{ConnectionTrait as _, DatabaseBackend, DatabaseConnection, Statement};
 use sea_query::Value;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+use sqlx::Postgres;
 use sqlx::{Arguments as _, Row as _};
 
 use super::read::RowSource;
 use crate::error::Result;
 
-/// The pool to run the statement on (`generic`'s, when given), its SQL and its bound values as
-/// sqlx takes them; `None` when the database is not Postgres, or when a value is of a kind
-/// this does not bind (the caller then goes through sea-orm, which is correct but slower:
-/// debug builds, so the tests, panic instead, since record statements only bind the kinds
-/// below).
-pub(super) fn prepare(
+/// A record statement ready to run on Postgres: its pool, its SQL, its bound values as sqlx
+/// takes them, and the [`GenericPlans`] whose connections run it, when it is one of theirs.
+pub(super) struct Prepared<'a> {
+    pub(super) pool: PgPool,
+    pub(super) sql: String,
+    pub(super) args: PgArguments,
+    generic: Option<&'a GenericPlans>,
+}
+
+impl Prepared<'_> {
+    /// Runs the statement and collects its rows.
+    pub(super) async fn fetch_all(self) -> Result<Vec<PgRow>> {
+        match self.generic {
+            Some(g) => g.held.fetch_all(&self.pool, &self.sql, self.args).await,
+            None => Ok(sqlx::query_with(&self.sql, self.args)
+                .fetch_all(&self.pool)
+                .await?),
+        }
+    }
+}
+
+/// The statement prepared to run on `generic`'s connections, when given, or on the main pool;
+/// `None` when the database is not Postgres, or when a value is of a kind this does not bind
+/// (the caller then goes through sea-orm, which is correct but slower: debug builds, so the
+/// tests, panic instead, since record statements only bind the kinds below).
+pub(super) fn prepare<'a>(
     db: &DatabaseConnection,
     statement: &Statement,
-    generic: Option<&GenericPlans>,
-) -> Option<(sqlx::PgPool, String, PgArguments)> {
+    generic: Option<&'a GenericPlans>,
+) -> Option<Prepared<'a>> {
     if db.get_database_backend() != DatabaseBackend::Postgres {
         return None;
     }
@@ -47,9 +69,13 @@ pub(super) fn prepare(
         };
         added.ok()?;
     }
-    let pool = db.get_postgres_connection_pool();
-    let pool = generic.map_or_else(|| pool.clone(), |g| g.pool(pool));
-    Some((pool, statement.sql.clone(), args))
+    let main = db.get_postgres_connection_pool();
+    Some(Prepared {
+        pool: generic.map_or_else(|| main.clone(), |g| g.pool(main)),
+        sql: statement.sql.clone(),
+        args,
+        generic,
+    })
 }
 
 /// What the connections of [`GenericPlans`] call themselves in `pg_stat_activity`.
@@ -66,16 +92,31 @@ pub const GENERIC_PLANS_APPLICATION: &str = "gerbang-generic-plans";
 /// on the main pool, 1 340 on this one, which won every round. The main pool stays `auto`:
 /// there a generic plan could, say, walk the sort column's index for a filter value that almost
 /// no row has.
-#[derive(Debug, Default)]
-pub struct GenericPlans(OnceLock<PgPool>);
+///
+/// Its statements run on connections kept out of the pool between them ([`Held`]).
+#[derive(Debug)]
+pub struct GenericPlans {
+    pool: OnceLock<PgPool>,
+    held: Held,
+}
+
+impl Default for GenericPlans {
+    fn default() -> Self {
+        Self {
+            pool: OnceLock::new(),
+            held: Held::new(Self::MAX_CONNECTIONS as usize),
+        }
+    }
+}
 
 impl GenericPlans {
-    /// At most this many connections, opened on first use and closed when idle for a minute.
+    /// At most this many connections, opened on first use. The pool closes one idle for a
+    /// minute; [`Held`] keeps up to all of them, for as long as they work.
     const MAX_CONNECTIONS: u32 = 8;
 
     /// The pool, made on first use with `main`'s settings (user, database, TLS, `options`).
-    pub(super) fn pool(&self, main: &PgPool) -> PgPool {
-        self.0
+    fn pool(&self, main: &PgPool) -> PgPool {
+        self.pool
             .get_or_init(|| {
                 let options = (*main.connect_options())
                     .clone()
@@ -89,6 +130,88 @@ impl GenericPlans {
                     .connect_lazy_with(options)
             })
             .clone()
+    }
+}
+
+/// Connections kept out of their pool between statements.
+///
+/// sqlx's pool makes a round trip to the server (an empty `Sync`) when it hands a connection
+/// out (`test_before_acquire`) and again when it gets it back (always: it flushes what a
+/// cancelled statement left). For a page that was two of its three round trips, each one
+/// waking a Postgres backend and the gateway. A kept connection goes from one statement to the
+/// next without either; sqlx still waits, before each statement, for the server to be ready.
+///
+/// A statement cancelled midway (its request gone) drops its connection, which goes back to
+/// the pool and its test. A kept connection that the server closed (a restart) fails its next
+/// statement: it goes back to the pool, which closes it, and the statement, a read, runs again
+/// once on a connection from the pool.
+#[derive(Debug)]
+struct Held {
+    /// One per connection out of the pool: a statement waits here, not in the pool, when all
+    /// are busy.
+    permits: tokio::sync::Semaphore,
+    idle: std::sync::Mutex<Vec<PoolConnection<Postgres>>>,
+}
+
+impl Held {
+    /// How long a statement waits for a connection, as the pool does (then a 503).
+    const WAIT: Duration = Duration::from_secs(10);
+
+    fn new(connections: usize) -> Self {
+        Self {
+            permits: tokio::sync::Semaphore::new(connections),
+            idle: std::sync::Mutex::new(Vec::with_capacity(connections)),
+        }
+    }
+
+    async fn fetch_all(&self, pool: &PgPool, sql: &str, args: PgArguments) -> Result<Vec<PgRow>> {
+        let _permit = tokio::time::timeout(Self::WAIT, self.permits.acquire())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .expect("the semaphore is never closed");
+        let kept = self.take();
+        let was_kept = kept.is_some();
+        let mut conn = match kept {
+            Some(conn) => conn,
+            None => pool.acquire().await?,
+        };
+        let rows = match sqlx::query_with(sql, args.clone())
+            .fetch_all(&mut *conn)
+            .await
+        {
+            Err(e) if was_kept && connection_lost(&e) => {
+                tracing::info!(error = %e, "a kept Postgres connection was lost; running again");
+                drop(conn);
+                conn = pool.acquire().await?;
+                sqlx::query_with(sql, args).fetch_all(&mut *conn).await
+            }
+            other => other,
+        }?;
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(conn);
+        Ok(rows)
+    }
+
+    fn take(&self) -> Option<PoolConnection<Postgres>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+    }
+}
+
+/// Whether `e` says the connection is gone: broken, or closed by the server (shut down,
+/// restarted, or the session ended by an administrator).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => matches!(
+            db.code().as_deref(),
+            Some("57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006")
+        ),
+        _ => false,
     }
 }
 

@@ -730,11 +730,10 @@ async fn read_page<E: RowEncoder + Send + 'static>(
             Where::Blocking
         };
         page = super::sqlite_direct::read_page(plan, table, fields, at, page).await?;
-    } else if let Some((pool, sql, args)) =
+    } else if let Some(prepared) =
         super::pg_direct::prepare(db, &statement, bounded.then_some(plans))
     {
-        let rows = sqlx::query_with(&sql, args).fetch_all(&pool).await?;
-        page.fill(schema, fields, &rows)?;
+        page.fill(schema, fields, &prepared.fetch_all().await?)?;
     } else {
         // SQLite in memory (tests): through sea-orm
         page.fill(schema, fields, &db.query_all(statement).await?)?;
@@ -802,8 +801,12 @@ pub async fn count(
         .to_owned();
     let statement = backend.build(&stmt);
     let generic = one_plan_counts(table, sel).then_some(plans);
-    if let Some((pool, sql, args)) = super::pg_direct::prepare(db, &statement, generic) {
-        return Ok(sqlx::query_scalar_with(&sql, args).fetch_one(&pool).await?);
+    if let Some(prepared) = super::pg_direct::prepare(db, &statement, generic) {
+        let rows = prepared.fetch_all().await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| CatalogError::Internal("count returned no row".into()))?;
+        return Ok(sqlx::Row::try_get(row, 0)?);
     }
     let row = db
         .query_one(statement)
@@ -867,7 +870,10 @@ where
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes>>(8);
     if let Some(plan) = super::sqlite_direct::Plan::new(&db, &statement) {
         plan.spawn(table, fetch.fields, encoder, tx);
-    } else if let Some((pool, sql, args)) = super::pg_direct::prepare(&db, &statement, None) {
+    } else if let Some(super::pg_direct::Prepared {
+        pool, sql, args, ..
+    }) = super::pg_direct::prepare(&db, &statement, None)
+    {
         tokio::spawn(async move {
             let rows = sqlx::query_with(&sql, args)
                 .fetch(&pool)

@@ -405,6 +405,25 @@ async fn declared_indexes_are_built_shown_and_serve_their_pages() {
             ran.iter().any(|q| q.contains(table.as_str())),
             "no generic-plan session read {table}: {ran:?}"
         );
+        // Those sessions' connections are kept between statements. Ended by the server (as by
+        // a restart), each fails its next statement, which runs again on a new connection:
+        // the pages and the count come back whole.
+        let ended = app
+            .texts(&format!(
+                "SELECT pg_terminate_backend(pid, 5000)::text FROM pg_stat_activity \
+                 WHERE datname = current_database() \
+                 AND application_name = '{GENERIC_PLANS_APPLICATION}'"
+            ))
+            .await;
+        assert!(
+            !ended.is_empty() && ended.iter().all(|t| t == "true"),
+            "{ended:?}"
+        );
+        // pages of another size: not answered by the response cache
+        let again = base.replace("limit=4", "limit=3");
+        assert_eq!(app.all_pages(&again).await, want);
+        let counted = app.get_json(&format!("{again}&count=exact")).await;
+        assert_eq!(counted["total"], want.len());
     }
 
     // the Table Schema part declares them too
