@@ -212,7 +212,12 @@ pub(super) fn filter_expr(backend: DatabaseBackend, f: &Filter, access: Access) 
             };
             match backend {
                 // Backslash is Postgres' default LIKE escape; SQLite has none unless told.
-                DatabaseBackend::Postgres => c.ilike(LikeExpr::new(like_pattern(text))),
+                // Text columns sort by bytes (`COLLATE "C"`, see `Layout::create_table`), which
+                // would fold only ASCII letters: the database's collation folds the others.
+                DatabaseBackend::Postgres => {
+                    Expr::expr(Expr::cust_with_expr(r#"$1 COLLATE "default""#, c))
+                        .ilike(LikeExpr::new(like_pattern(text)))
+                }
                 _ => c.like(LikeExpr::new(like_pattern(text)).escape('\\')),
             }
         }

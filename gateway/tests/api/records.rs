@@ -72,6 +72,88 @@ async fn filters_match_an_independent_computation() {
     }
 }
 
+/// Text sorts by its bytes on both backends (SQLite's BINARY; `COLLATE "C"` on Postgres,
+/// whatever the database's locale), filters and cursors follow that order, and `contains`
+/// still folds case: every letter on Postgres, ASCII letters on SQLite (its LIKE).
+#[tokio::test]
+async fn text_sorts_by_its_bytes_and_contains_folds_case() {
+    let app = spawn_app().await;
+    let token = app.create_dataset("dinas-pu", "kuliner").await;
+    let names = [
+        "Zebra cross",
+        "apel",
+        "Éclair",
+        "éclair",
+        "Bakso",
+        "ábaka",
+        "Apel",
+        "bakso",
+        "Ñ",
+        "z",
+    ];
+    let mut csv = String::from("nama\n");
+    for n in names {
+        csv.push_str(n);
+        csv.push('\n');
+    }
+    let res = app
+        .upload("dinas-pu", "kuliner", &token, "text/csv", csv.into_bytes())
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    app.publish("dinas-pu", "kuliner", &token, 1).await;
+    let path = "/v1/datasets/dinas-pu/kuliner/versions/1/records";
+    // Rust's `str` orders by bytes, as UTF-8 does by code point
+    let mut sorted: Vec<(&str, i64)> = names.iter().zip(1..).map(|(n, i)| (*n, i)).collect();
+    sorted.sort();
+    let by_bytes: Vec<i64> = sorted.iter().map(|(_, i)| *i).collect();
+    assert_eq!(
+        app.all_pages(&format!("{path}?order=nama&limit=3")).await,
+        by_bytes
+    );
+    let mut reversed = by_bytes.clone();
+    reversed.reverse();
+    assert_eq!(
+        app.all_pages(&format!("{path}?order=nama.desc&limit=4"))
+            .await,
+        reversed
+    );
+    let after_z = app
+        .get_json(&format!("{path}?nama=gt.Zebra%20cross&order=nama"))
+        .await;
+    let want: Vec<i64> = (sorted.iter())
+        .filter(|(n, _)| *n > "Zebra cross")
+        .map(|(_, i)| *i)
+        .collect();
+    assert_eq!(
+        ids(&after_z),
+        want,
+        "after Zebra cross: apel, bakso, z, then the accents"
+    );
+    let found = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move { ids(&app.get_json(&format!("{path}?nama=contains.{q}")).await) }
+    };
+    assert_eq!(found("APEL").await, vec![2, 7]);
+    let postgres = crate::helpers::backend() == "postgres";
+    if postgres {
+        assert_eq!(found("%C3%A9CLAIR").await, vec![3, 4], "éCLAIR");
+        assert_eq!(found("%C3%89CLAIR").await, vec![3, 4], "ÉCLAIR");
+        let table = &app.record_tables().await[0];
+        let collations = app
+            .texts(&format!(
+                "SELECT collation_name FROM information_schema.columns \
+                 WHERE table_name = '{table}' AND column_name = 'c0'"
+            ))
+            .await;
+        assert_eq!(collations, ["C"]);
+    } else {
+        // SQLite folds ASCII letters only
+        assert_eq!(found("%C3%A9CLAIR").await, vec![4], "éCLAIR");
+        assert_eq!(found("%C3%89CLAIR").await, vec![3], "ÉCLAIR");
+    }
+}
+
 #[tokio::test]
 async fn values_come_back_typed_and_datetimes_keep_their_offset() {
     let app = spawn_app().await;
