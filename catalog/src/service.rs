@@ -747,15 +747,15 @@ impl Catalog {
 
     /// The record table behind a version, for the read path (no query: the view carries it).
     pub fn version_table(version: &Version, timezone: &str) -> VersionTable {
-        VersionTable {
-            version_id: version.id,
-            layout: Layout::stored(
+        VersionTable::new(
+            version.id,
+            Layout::stored(
                 version.table_name.clone(),
                 version.schema.clone(),
                 &version.ascending_fields,
             ),
-            timezone: TimeZone::parse(timezone).unwrap_or_default(),
-        }
+            TimeZone::parse(timezone).unwrap_or_default(),
+        )
     }
 
     /// Ingests an upload as a new draft version. With an idempotency key already used for this

@@ -503,11 +503,7 @@ mod walk_tests {
             indexes,
         };
         let ingested = ingest(&db, request, Arc::new(NoProgress)).await.unwrap();
-        let table = VersionTable {
-            version_id: 1,
-            layout: ingested.layout,
-            timezone: TimeZone::default(),
-        };
+        let table = VersionTable::new(1, ingested.layout, TimeZone::default());
         (dir, db, table, rows)
     }
 

@@ -37,9 +37,21 @@ pub struct VersionTable {
     pub version_id: i64,
     pub layout: Layout,
     pub timezone: TimeZone,
+    /// The statement of a record by `_id` (SQLite), built on first use: the table, kept with
+    /// the resolved version, never changes.
+    lookup_sql: std::sync::OnceLock<String>,
 }
 
 impl VersionTable {
+    pub fn new(version_id: i64, layout: Layout, timezone: TimeZone) -> Self {
+        Self {
+            version_id,
+            layout,
+            timezone,
+            lookup_sql: std::sync::OnceLock::new(),
+        }
+    }
+
     pub fn schema(&self) -> &TableSchema {
         &self.layout.schema
     }
@@ -834,15 +846,19 @@ pub async fn get_record(
             .await;
     }
     let fields: Vec<usize> = (0..table.schema().fields.len()).collect();
-    let mut stmt = Query::select();
-    stmt.from(Alias::new(&table.layout.table));
-    select_columns(&mut stmt, table.schema(), &fields);
-    stmt.and_where(col("_id".into()).eq(id));
-    let statement = backend.build(&stmt);
-    if let Some(found) = super::sqlite_direct::get_record(db, &statement.sql, id, table, &fields) {
+    let statement = || {
+        let mut stmt = Query::select();
+        stmt.from(Alias::new(&table.layout.table));
+        select_columns(&mut stmt, table.schema(), &fields);
+        stmt.and_where(col("_id".into()).eq(id));
+        backend.build(&stmt)
+    };
+    // the same statement for every id: built once (W1 built it on every request)
+    let sql = table.lookup_sql.get_or_init(|| statement().sql);
+    if let Some(found) = super::sqlite_direct::get_record(db, sql, id, table, &fields) {
         return found;
     }
-    match db.query_one(statement).await? {
+    match db.query_one(statement()).await? {
         Some(r) => Ok(Some(decode_row(table.schema(), &fields, &r)?)),
         None => Ok(None),
     }

@@ -389,11 +389,11 @@ mod tests {
             primary_key: vec![],
             indexes: vec![],
         };
-        let table = VersionTable {
-            version_id: 1,
-            layout: Layout::new("rec_t".into(), schema.clone()),
-            timezone: TimeZone::default(),
-        };
+        let table = VersionTable::new(
+            1,
+            Layout::new("rec_t".into(), schema.clone()),
+            TimeZone::default(),
+        );
         let key = CursorKey::derive(b"test");
         let all: Vec<usize> = (0..schema.fields.len()).collect();
         let sql = Statement::from_string(DatabaseBackend::Sqlite, "SELECT 1");
