@@ -169,7 +169,7 @@ impl Held {
             .await
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .expect("the semaphore is never closed");
-        let kept = self.take();
+        let kept = self.idle().pop();
         let was_kept = kept.is_some();
         let mut conn = match kept {
             Some(conn) => conn,
@@ -187,18 +187,14 @@ impl Held {
             }
             other => other,
         }?;
-        self.idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(conn);
+        self.idle().push(conn);
         Ok(rows)
     }
 
-    fn take(&self) -> Option<PoolConnection<Postgres>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PoolConnection<Postgres>>> {
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .pop()
     }
 }
 

@@ -507,6 +507,7 @@ fn build_select(
 ) -> Result<SelectStatement> {
     let schema = table.schema();
     let keys = sort_keys(table, query);
+    let terms: Vec<OrderTerm> = keys.iter().map(|&k| query.order[k]).collect();
     let mut stmt = Query::select();
     if let Access::WalkMatches(_) = access {
         // `(SELECT rowid AS _hit FROM fts WHERE fts MATCH ?) CROSS JOIN t ON t._id = _hit`:
@@ -555,17 +556,13 @@ fn build_select(
                 Dir::Desc => hit.lt(last),
             });
         } else {
-            let (terms, values): (Vec<_>, Vec<_>) = keys
-                .iter()
-                .map(|&k| (query.order[k], values[k].clone()))
-                .unzip();
+            let values: Vec<_> = keys.iter().map(|&k| values[k].clone()).collect();
             stmt.cond_where(keyset_condition(schema, &terms, &values));
         }
     }
     if let Access::WalkMatches(dir) = access {
         stmt.order_by(Alias::new(HIT), sql_order(dir));
     } else {
-        let terms: Vec<_> = keys.iter().map(|&k| query.order[k]).collect();
         apply_order(&mut stmt, schema, &terms);
     }
     if query.offset > 0 {
