@@ -280,6 +280,8 @@ impl Application {
         let state = web::Data::from(Arc::new(state));
         let app_state = state.clone();
         let server = HttpServer::new(move || {
+            // called on each worker thread, which runs a LocalSet
+            catalog::records::hold_reads_per_tick();
             App::new()
                 .app_data(app_state.clone())
                 .wrap(actix_web::middleware::from_fn(gate::gate))

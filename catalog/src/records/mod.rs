@@ -22,3 +22,4 @@ mod words;
 
 pub use pg_direct::{GenericPlans, GENERIC_PLANS_APPLICATION};
 pub use pg_lookup::Lookups;
+pub use sqlite_direct::hold_reads_per_tick;
