@@ -15,7 +15,8 @@
 # Settings (environment):
 #   DB_URL          the database both binaries serve (required)
 #   ROUNDS [2]      rounds; each runs OLD then NEW
-#   PATHS [W2]      workload names: W1 W2 W2c W3 W4 (URLs as in workloads.md)
+#   PATHS [W2]      workload names: W1 W2 W2c W3 W4 W5 (URLs as in workloads.md; W5, the full
+#                   CSV export, is timed with curl REPS times after the check's, in MB/s)
 #   DURATION [6s] WARMUP [2s] REPS [3] CONNECTIONS [64] THREADS [1]
 #   SERVER_CPU [0] LOAD_CPU [1] PORT [18080]
 set -euo pipefail
@@ -39,7 +40,8 @@ url() {
     W2c) echo "$BASE$W2&count=exact" ;;
     W3) echo "$BASE/records?id=gt.500000&order=id.asc&limit=100" ;;
     W4) echo "$BASE/records?q=banjir&order=id.asc&limit=100" ;;
-    *) echo "unknown workload $1 (W1 W2 W2c W3 W4)" >&2; exit 2 ;;
+    W5) echo "$BASE/records?format=csv" ;;
+    *) echo "unknown workload $1 (W1 W2 W2c W3 W4 W5)" >&2; exit 2 ;;
   esac
 }
 
@@ -75,6 +77,15 @@ for round in $(seq "$ROUNDS"); do
       if [ "$code" != 200 ]; then
         echo "$side $w: HTTP $code from $u" >&2
         exit 1
+      fi
+      if [ "$w" = W5 ]; then
+        runs=""
+        for _ in $(seq "$REPS"); do
+          runs="$runs $(taskset -c "$LOAD_CPU" curl -s -o /dev/null -w '%{size_download} %{time_total}' "$u" |
+            awk '{ printf "%.1f", $1 / $2 / 1e6 }')"
+        done
+        echo "round $round $side $w ($size bytes): MB/s$runs"
+        continue
       fi
       taskset -c "$LOAD_CPU" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$u" >/dev/null
       runs=""
