@@ -197,7 +197,8 @@ impl Kept {
     fn end(&mut self) {
         if std::mem::take(&mut self.open) {
             if let Err(e) = self.conn.execute_batch("COMMIT") {
-                // a connection whose transaction cannot end is not kept
+                // a read transaction has nothing to commit; should its end fail all the
+                // same, it is rolled back, and the next read begins afresh
                 tracing::warn!(error = %e, "ending a SQLite read transaction failed");
                 let _ = self.conn.execute_batch("ROLLBACK");
             }
