@@ -437,7 +437,7 @@ mod tests {
     }
 
     #[test]
-    fn numbers_read_back_exactly_with_json_s_digits_and_no_exponent_in_csv() {
+    fn numbers_are_serde_json_s_digits_in_json_and_read_back_exactly_without_exponent_in_csv() {
         let mut cases = vec![
             0.0,
             -0.0,

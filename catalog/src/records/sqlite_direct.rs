@@ -344,8 +344,9 @@ pub(super) async fn read_page<E: RowEncoder + Send + 'static>(
         // SQLite's default 2 MiB on each of the (at most 16 busy) blocking threads; the OS
         // page cache holds the rest
         with_connection(&plan.path, 2 << 10, |kept| {
-            let mut stmt = kept.conn.prepare_cached(&plan.sql).map_err(sqlite_error)?;
-            fill_page(&mut stmt, &plan, &schema, &fields, &mut page)
+            kept.read(&plan.sql, |stmt| {
+                fill_page(stmt, &plan, &schema, &fields, &mut page)
+            })
         })?;
         Ok(page)
     })
