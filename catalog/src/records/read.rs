@@ -892,6 +892,13 @@ where
         pool, sql, args, ..
     }) = super::pg_direct::prepare(&db, &statement, None)
     {
+        if let Some(copy) = copy_export(&db, &table, &query, &stmt, after.is_some()) {
+            tokio::spawn(async move {
+                let fields = &fetch.fields;
+                super::pg_direct::export_by_copy(copy, &table, fields, encoder, &tx).await;
+            });
+            return Ok(receive(rx));
+        }
         tokio::spawn(async move {
             let rows = sqlx::query_with(&sql, args)
                 .fetch(&pool)
@@ -912,9 +919,79 @@ where
             }
         });
     }
-    Ok(futures::stream::unfold(rx, |mut rx| async move {
+    Ok(receive(rx))
+}
+
+/// How a Postgres export runs as `COPY` ([`super::pg_direct::export_by_copy`]), when it can:
+/// `COPY` takes no bound values, so the statement must bind none (no filter with a value, no
+/// cursor).
+///
+/// The whole table in `_id` order (no filter, no search, the default order) is read without
+/// the `ORDER BY`: a sequential scan costs Postgres about half the CPU of the walk of the
+/// primary key (1m rows: 0.28 against 0.48–0.59 s, `EXPLAIN ANALYZE`), and the server's CPU
+/// bounded the export. The loader numbers a version's rows 1, 2, 3, … and writes them in that
+/// order into a table made in the same transaction (where `COPY` appends and never looks for
+/// free space earlier on), and a version's rows never change, so the scan meets them in that
+/// order. That is checked, not assumed: each id must be the one after the last, from 1; should
+/// one not be, the export goes on with the ordered statement from the last id sent.
+///
+/// Interleaved exports of the 1m-row benchmark (two servers on CPU 0, 24 exports): 150.7 MB/s
+/// by a query, 184.6 MB/s by `COPY` and the unordered scan; per export the gateway's CPU fell
+/// 11 %, Postgres' 18 %.
+fn copy_export(
+    db: &DatabaseConnection,
+    table: &VersionTable,
+    query: &RecordQuery,
+    stmt: &SelectStatement,
+    has_cursor: bool,
+) -> Option<super::pg_direct::CopyExport> {
+    let backend = db.get_database_backend();
+    let statement = backend.build(stmt);
+    if statement.values.as_ref().is_some_and(|v| !v.0.is_empty()) {
+        return None;
+    }
+    let pool = super::pg_direct::prepare(db, &statement, None)?.pool;
+    let whole_in_id_order = query.selection.filters.is_empty()
+        && query.selection.q.is_empty()
+        && !has_cursor
+        && query.offset == 0
+        && sort_keys(table, query)
+            .iter()
+            .map(|&k| query.order[k])
+            .eq([OrderTerm {
+                col: ColRef::Id,
+                dir: Dir::Asc,
+            }]);
+    if !whole_in_id_order {
+        return Some(super::pg_direct::CopyExport {
+            pool,
+            sql: statement.sql,
+            in_id_order: None,
+        });
+    }
+    let mut unordered = stmt.clone();
+    unordered.clear_order_by();
+    let ordered = stmt.clone();
+    let db = db.clone();
+    Some(super::pg_direct::CopyExport {
+        pool,
+        sql: backend.build(&unordered).sql,
+        in_id_order: Some(Box::new(move |last: i64| {
+            let mut rest = ordered;
+            rest.and_where(Expr::col(Alias::new("_id")).gt(last));
+            let statement = db.get_database_backend().build(&rest);
+            super::pg_direct::prepare(&db, &statement, None)
+        })),
+    })
+}
+
+/// The chunks an export's task sends, as a stream.
+fn receive(
+    rx: tokio::sync::mpsc::Receiver<Result<bytes::Bytes>>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes>> {
+    futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    }))
+    })
 }
 
 /// Encodes `rows` into chunks sent to `tx` (then an error, if one happens); returns when the
@@ -927,22 +1004,31 @@ async fn pump<R: RowSource, E: super::encode::RowEncoder>(
     tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
 ) {
     let mut out = Chunker::new(encoder, fields.len());
-    let result = async {
-        let mut rows = std::pin::pin!(rows);
-        while let Some(r) = rows.next().await {
-            decode_into(table.schema(), fields, &r?, &mut out.row)?;
-            if let Some(chunk) = out.encode_row() {
-                if tx.send(Ok(chunk)).await.is_err() {
-                    return Ok(false); // the client went away
-                }
-            }
-        }
-        Ok(true)
-    }
-    .await;
+    let result = pump_into(rows, table, fields, &mut out, tx).await;
     if let Some(last) = out.end(result) {
         let _ = tx.send(last).await;
     }
+}
+
+/// Encodes `rows` into `out`, sending each full chunk to `tx`: `Ok(false)` when the receiver
+/// is gone.
+pub(super) async fn pump_into<R: RowSource, E: super::encode::RowEncoder>(
+    rows: impl futures::Stream<Item = Result<R>>,
+    table: &VersionTable,
+    fields: &[usize],
+    out: &mut Chunker<E>,
+    tx: &tokio::sync::mpsc::Sender<Result<bytes::Bytes>>,
+) -> Result<bool> {
+    let mut rows = std::pin::pin!(rows);
+    while let Some(r) = rows.next().await {
+        decode_into(table.schema(), fields, &r?, &mut out.row)?;
+        if let Some(chunk) = out.encode_row() {
+            if tx.send(Ok(chunk)).await.is_err() {
+                return Ok(false); // the client went away
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Runs an aggregate; answers one JSON object per group.

@@ -495,6 +495,65 @@ async fn exports_stream_csv_ndjson_and_geojson() {
     .await;
 }
 
+/// On Postgres a whole export in `_id` order reads the table without `ORDER BY` and checks the
+/// ids come 1, 2, 3, …: here the rows are stored out of order (the first 100 in order, the rest
+/// backwards), and the export must still come in `_id` order, each row once.
+#[tokio::test]
+async fn an_export_comes_in_id_order_however_postgres_stores_the_rows() {
+    use sea_orm::ConnectionTrait as _;
+    if crate::helpers::backend() != "postgres" {
+        return;
+    }
+    let app = spawn_app().await;
+    let (_, rows) = app.with_reports().await;
+    let [table] = &app.record_tables().await[..] else {
+        panic!("one record table");
+    };
+    let db = catalog::db::connect(&app.database_url).await.unwrap();
+    db.execute_unprepared(&format!(
+        "CREATE TEMP TABLE shuffled AS SELECT * FROM {table} \
+           ORDER BY _id > 100, CASE WHEN _id <= 100 THEN _id ELSE -_id END; \
+         TRUNCATE {table}; \
+         INSERT INTO {table} SELECT * FROM shuffled ORDER BY _id > 100, \
+           CASE WHEN _id <= 100 THEN _id ELSE -_id END"
+    ))
+    .await
+    .unwrap();
+    let stored: Vec<i64> = app
+        .texts(&format!("SELECT _id::text FROM {table}"))
+        .await
+        .iter()
+        .map(|id| id.parse().unwrap())
+        .collect();
+    assert_eq!(stored[..101], (1..=100).chain([257]).collect::<Vec<_>>());
+
+    let base = "/v1/datasets/dinas-pu/laporan/versions/1/records";
+    let lines: Vec<Value> = app
+        .get(&format!("{base}?format=ndjson"))
+        .await
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), rows.len());
+    let page = app.get_json(&format!("{base}?limit=1000")).await;
+    assert_eq!(Value::from(lines), page["data"]);
+    let exported: Vec<i64> = csv::Reader::from_reader(
+        app.get(&format!("{base}?format=csv&select=note"))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .as_bytes(),
+    )
+    .records()
+    .map(|r| r.unwrap()[0].parse().unwrap())
+    .collect();
+    assert_eq!(exported, (1..=257).collect::<Vec<_>>());
+}
+
 #[tokio::test]
 async fn aggregates_group_and_compute_metrics() {
     let app = spawn_app().await;
