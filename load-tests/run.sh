@@ -34,7 +34,7 @@ Environment (defaults in brackets):
   THREADS [2] CONNS [64] DURATION [4s] WARMUP [1s] REPS [3] DEEP_DURATION [3s] WRK_TIMEOUT [wrk's 2s]
   SLOW_MS [20] SLOW_CONNS [4] SLOW_TIMEOUT [30s]  a workload one request of which takes SLOW_MS
                              or more gets one run at SLOW_CONNS connections (timeout SLOW_TIMEOUT)
-  EXPORT_REPS [1]            timed full exports (W5) per system, after the checker's
+  EXPORT_REPS [3]            timed full exports (W5) per system, after the checker's
   TIME_FAILED [0]            1: time a workload even when its answer failed the check
   BENCH_DIR [target/bench]   where databases, raw output and reports go
   DATA_DIR [BENCH_DIR]       where the generated CSV is kept (and reused)
@@ -87,7 +87,7 @@ REPS="${REPS:-3}"
 DEEP_DURATION="${DEEP_DURATION:-3s}"
 # full exports are long single requests (Datasette's takes over a minute at 1m rows): one is
 # timed, after the checker's (which reads the whole export too, to check it)
-EXPORT_REPS="${EXPORT_REPS:-1}"
+EXPORT_REPS="${EXPORT_REPS:-3}"
 WRK_TIMEOUT="${WRK_TIMEOUT:-}"
 SLOW_MS="${SLOW_MS:-20}"
 SLOW_CONNS="${SLOW_CONNS:-4}"
