@@ -411,6 +411,16 @@ impl TestApp {
     }
 }
 
+/// The JSON values of an NDJSON body, one per line.
+pub async fn ndjson(res: Response) -> Vec<Value> {
+    res.text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// A response header that must be there.
 pub fn header(res: &reqwest::Response, name: &str) -> String {
     res.headers()

@@ -2,7 +2,7 @@
 use sea_orm::ConnectionTrait as _;
 use serde_json::Value;
 
-use crate::helpers::{assert_problem, ids, spawn_app, Report};
+use crate::helpers::{assert_problem, ids, ndjson, spawn_app, Report};
 
 fn expect(rows: &[Report], keep: impl Fn(&Report) -> bool) -> Vec<i64> {
     rows.iter().filter(|r| keep(r)).map(|r| r.id).collect()
@@ -452,13 +452,7 @@ async fn exports_stream_csv_ndjson_and_geojson() {
         .await
         .unwrap();
     assert_eq!(res.headers()["content-type"], "application/x-ndjson");
-    let lines: Vec<Value> = res
-        .text()
-        .await
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = ndjson(res).await;
     assert_eq!(lines.len(), rows.len(), "no limit streams everything");
     // the stream decodes every cell as a page does (on SQLite it is read apart from the pool)
     assert!(rows.len() <= 1000);
@@ -528,15 +522,7 @@ async fn an_export_comes_in_id_order_however_postgres_stores_the_rows() {
     assert_eq!(stored[..101], (1..=100).chain([257]).collect::<Vec<_>>());
 
     let base = "/v1/datasets/dinas-pu/laporan/versions/1/records";
-    let lines: Vec<Value> = app
-        .get(&format!("{base}?format=ndjson"))
-        .await
-        .text()
-        .await
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = ndjson(app.get(&format!("{base}?format=ndjson")).await).await;
     assert_eq!(lines.len(), rows.len());
     let page = app.get_json(&format!("{base}?limit=1000")).await;
     assert_eq!(Value::from(lines), page["data"]);
