@@ -231,15 +231,23 @@ impl TupleReader {
 }
 
 impl Tuple<'_> {
+    /// The bytes of cell `at`; `None` for null.
+    fn bytes(&self, at: usize) -> Result<Option<&[u8]>> {
+        let cell = self
+            .cells
+            .get(at)
+            .ok_or_else(|| malformed("too few fields"))?;
+        Ok(cell.clone().map(|range| &self.data[range]))
+    }
+
+    /// Cell `at`, which must be `N` bytes long; `None` for null.
     fn cell<const N: usize>(&self, at: usize) -> Result<Option<[u8; N]>> {
-        match self.cells.get(at) {
-            Some(Some(range)) => self.data[range.clone()]
-                .try_into()
-                .map(Some)
-                .map_err(|_| malformed("a value of the wrong size")),
-            Some(None) => Ok(None),
-            None => Err(malformed("too few fields")),
-        }
+        self.bytes(at)?
+            .map(|b| {
+                b.try_into()
+                    .map_err(|_| malformed("a value of the wrong size"))
+            })
+            .transpose()
     }
 }
 
@@ -254,16 +262,11 @@ impl RowSource for Tuple<'_> {
         Ok(self.cell::<1>(at)?.map(|[b]| b != 0))
     }
     fn text_into(&self, at: usize, out: &mut String) -> Result<bool> {
-        match self.cells.get(at) {
-            Some(Some(range)) => {
-                let text = std::str::from_utf8(&self.data[range.clone()])
-                    .map_err(|_| malformed("text that is not UTF-8"))?;
-                out.push_str(text);
-                Ok(true)
-            }
-            Some(None) => Ok(false),
-            None => Err(malformed("too few fields")),
-        }
+        let Some(bytes) = self.bytes(at)? else {
+            return Ok(false);
+        };
+        out.push_str(std::str::from_utf8(bytes).map_err(|_| malformed("text that is not UTF-8"))?);
+        Ok(true)
     }
     fn offset(&self, at: usize) -> Result<Option<i32>> {
         Ok(self.cell(at)?.map(i32::from_be_bytes))

@@ -892,7 +892,8 @@ where
         pool, sql, args, ..
     }) = super::pg_direct::prepare(&db, &statement, None)
     {
-        if let Some(copy) = copy_export(&db, &table, &query, &stmt, after.is_some()) {
+        if statement.values.as_ref().is_none_or(|v| v.0.is_empty()) {
+            let copy = copy_export(&db, &table, &query, &stmt, pool, sql);
             tokio::spawn(async move {
                 let fields = &fetch.fields;
                 super::pg_direct::export_by_copy(copy, &table, fields, encoder, &tx).await;
@@ -922,9 +923,9 @@ where
     Ok(receive(rx))
 }
 
-/// How a Postgres export runs as `COPY` ([`super::pg_direct::export_by_copy`]), when it can:
-/// `COPY` takes no bound values, so the statement must bind none (no filter with a value, no
-/// cursor).
+/// How a Postgres export whose statement (`stmt`, run as `sql` on `pool`) binds no values runs
+/// as `COPY` ([`super::pg_direct::export_by_copy`]): `COPY` takes no bound values, so exports
+/// with a filter value, a cursor or an offset go as queries.
 ///
 /// The whole table in `_id` order (no filter, no search, the default order) is read without
 /// the `ORDER BY`: a sequential scan costs Postgres about half the CPU of the walk of the
@@ -943,18 +944,11 @@ fn copy_export(
     table: &VersionTable,
     query: &RecordQuery,
     stmt: &SelectStatement,
-    has_cursor: bool,
-) -> Option<super::pg_direct::CopyExport> {
-    let backend = db.get_database_backend();
-    let statement = backend.build(stmt);
-    if statement.values.as_ref().is_some_and(|v| !v.0.is_empty()) {
-        return None;
-    }
-    let pool = super::pg_direct::prepare(db, &statement, None)?.pool;
+    pool: sqlx::PgPool,
+    sql: String,
+) -> super::pg_direct::CopyExport {
     let whole_in_id_order = query.selection.filters.is_empty()
         && query.selection.q.is_empty()
-        && !has_cursor
-        && query.offset == 0
         && sort_keys(table, query)
             .iter()
             .map(|&k| query.order[k])
@@ -963,26 +957,26 @@ fn copy_export(
                 dir: Dir::Asc,
             }]);
     if !whole_in_id_order {
-        return Some(super::pg_direct::CopyExport {
+        return super::pg_direct::CopyExport {
             pool,
-            sql: statement.sql,
+            sql,
             in_id_order: None,
-        });
+        };
     }
+    let backend = DatabaseBackend::Postgres;
     let mut unordered = stmt.clone();
     unordered.clear_order_by();
     let ordered = stmt.clone();
     let db = db.clone();
-    Some(super::pg_direct::CopyExport {
+    super::pg_direct::CopyExport {
         pool,
         sql: backend.build(&unordered).sql,
         in_id_order: Some(Box::new(move |last: i64| {
             let mut rest = ordered;
             rest.and_where(Expr::col(Alias::new("_id")).gt(last));
-            let statement = db.get_database_backend().build(&rest);
-            super::pg_direct::prepare(&db, &statement, None)
+            super::pg_direct::prepare(&db, &backend.build(&rest), None)
         })),
-    })
+    }
 }
 
 /// The chunks an export's task sends, as a stream.
