@@ -495,6 +495,23 @@ impl Inference {
         }
     }
 
+    /// Records whether a value is there and how long it is, not its type: for a field whose
+    /// type is settled.
+    pub fn measure(&mut self, raw: Option<&str>) {
+        match raw {
+            None => self.nulls = true,
+            Some(s) => {
+                self.seen = true;
+                self.max_len = self.max_len.max(s.len());
+            }
+        }
+    }
+
+    /// Whether any value was observed (a field with none is typed as string).
+    pub fn has_values(&self) -> bool {
+        self.seen
+    }
+
     pub fn field_type(&self) -> FieldType {
         match self {
             Self { seen: false, .. } => FieldType::String,

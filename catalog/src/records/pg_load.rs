@@ -6,8 +6,9 @@
 //! can only build indexes on a table both can see, so the rows are committed first:
 //!
 //! 1. The loading connection takes a session advisory lock on the table's name, then creates
-//!    the table and copies the rows in one transaction. A parse error found by the reader rolls
-//!    it back: nothing was ever committed.
+//!    the table and copies the rows in one transaction, committed once the reader says the
+//!    file was whole. A reader that stops (a bad row) rolls it back: nothing was ever
+//!    committed.
 //! 2. The b-trees (on the loading connection) and the GIN index (on a second one) are built
 //!    together, then the table is analysed. A failure drops the table.
 //! 3. The caller keeps the returned [`TableLock`] until the version row names the table.
@@ -20,11 +21,10 @@ use sea_query::PostgresQueryBuilder;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection as _, PgConnection, Postgres};
 
-use super::ingest::{drop_table, Progress};
+use super::ingest::{drop_table, reader_stopped, Load, Progress};
 use super::layout::Layout;
 use super::pg_copy::{RowWriter, HEADER, TRAILER};
 use crate::error::{CatalogError, Result};
-use crate::schema::Cell;
 
 /// The advisory lock key of the record table named by `$1`. Every lock, try and unlock goes
 /// through it: a sweep that hashed differently from a load would drop the table being loaded.
@@ -38,17 +38,15 @@ pub struct TableLock {
     _conn: PoolConnection<Postgres>,
 }
 
-/// Loads the rows received on `rx` into a new table laid out as `layout`; once they are all
-/// sent, `producer` (the reader) says whether the file was whole. Returns the row count, the
-/// reader's result and the table's lock.
-pub(super) async fn load<T>(
+/// Loads the rows received on `rx` into a new table laid out as `layout`, and commits them
+/// once the reader says the file was whole ([`Load::Done`]). Returns the row count and the
+/// table's lock.
+pub(super) async fn load(
     db: &DatabaseConnection,
     layout: &Layout,
-    max_len: &[usize],
-    mut rx: tokio::sync::mpsc::Receiver<Vec<Vec<Cell>>>,
-    producer: impl std::future::Future<Output = Result<T>>,
+    mut rx: tokio::sync::mpsc::Receiver<Load>,
     progress: &dyn Progress,
-) -> Result<(u64, T, TableLock)> {
+) -> Result<(u64, TableLock)> {
     let pool = db.get_postgres_connection_pool();
     let mut conn = pool.acquire().await?;
     conn.close_on_drop();
@@ -74,7 +72,8 @@ pub(super) async fn load<T>(
     let mut next_id: i64 = 1;
     let mut buf = Vec::with_capacity(1 << 20);
     buf.extend_from_slice(HEADER);
-    while let Some(batch) = rx.recv().await {
+    let mut max_len = None;
+    while let Some(batch) = rx.recv().await.and_then(|m| m.rows(&mut max_len)) {
         let n = batch.len() as u64;
         for row in &batch {
             writer.row(next_id, row, &mut buf);
@@ -88,18 +87,22 @@ pub(super) async fn load<T>(
         }
         progress.advance(n);
     }
+    // The channel closes without `Done` when the reader stops at a bad row: nothing is
+    // committed (the transaction rolls back as it drops).
+    let Some(max_len) = max_len else {
+        let _ = copy.abort("the reader stopped").await;
+        return Err(reader_stopped());
+    };
     buf.extend_from_slice(&TRAILER);
     copy.send(buf).await?;
     copy.finish().await?;
-    // The channel also closes when the reader stops at a bad row: then nothing is committed.
-    let read = producer.await?;
     tx.commit().await?;
 
-    if let Err(e) = build(db, &mut conn, layout, max_len, progress).await {
+    if let Err(e) = build(db, &mut conn, layout, &max_len, progress).await {
         drop_table(db, layout).await;
         return Err(e);
     }
-    Ok(((next_id - 1) as u64, read, TableLock { _conn: conn }))
+    Ok(((next_id - 1) as u64, TableLock { _conn: conn }))
 }
 
 /// Builds the b-trees on `conn` and the full-text index on another connection, together;

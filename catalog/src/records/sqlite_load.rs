@@ -19,7 +19,7 @@ use rusqlite::{OpenFlags, Statement};
 use sea_orm::DatabaseBackend;
 use sea_query::SqliteQueryBuilder;
 
-use super::ingest::Progress;
+use super::ingest::{reader_stopped, Load, Progress};
 use super::layout::Layout;
 use super::source::{read_rows, RowPos, RowSink, UploadFormat};
 use super::sqlite_direct::sqlite_error;
@@ -64,13 +64,13 @@ const APART: &str = "apart";
 const APART_FTS: &str = "fts";
 
 /// Loads the rows received on `rx` into a new table laid out as `layout` in the database file
-/// at `path`, then builds its indexes and full-text index and analyses it; the row count.
+/// at `path`; once the reader says the file was whole ([`Load::Done`]), builds its indexes and
+/// full-text index, commits and analyses it. The row count.
 /// Blocks; run it on a blocking thread.
 pub(super) fn load(
     path: &Path,
     layout: &Layout,
-    max_len: &[usize],
-    rx: &mut tokio::sync::mpsc::Receiver<Vec<Vec<Cell>>>,
+    rx: &mut tokio::sync::mpsc::Receiver<Load>,
     texts: &TextSource,
     progress: &dyn Progress,
 ) -> Result<u64> {
@@ -117,10 +117,11 @@ pub(super) fn load(
     );
     let types: Vec<FieldType> = layout.schema.fields.iter().map(|f| f.field_type).collect();
     let mut next_id: i64 = 1;
+    let mut max_len = None;
     {
         let mut stmt = tx.prepare(&insert).map_err(sqlite_error)?;
         let mut date = String::new();
-        while let Some(batch) = rx.blocking_recv() {
+        while let Some(batch) = rx.blocking_recv().and_then(|m| m.rows(&mut max_len)) {
             let n = batch.len() as u64;
             for row in &batch {
                 bind_row(&mut stmt, next_id, row, &types, &mut date)?;
@@ -130,8 +131,10 @@ pub(super) fn load(
             progress.advance(n);
         }
     }
+    // Without `Done` the reader stopped (a bad row): dropping `tx` rolls the load back.
+    let max_len = max_len.ok_or_else(reader_stopped)?;
     let rows = next_id - 1;
-    let [(indexing, indexes), (full_text, fts)] = layout.build_steps(backend, max_len);
+    let [(indexing, indexes), (full_text, fts)] = layout.build_steps(backend, &max_len);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let apart = scratch
@@ -470,6 +473,56 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(hits.len(), 1);
+        }
+    }
+
+    /// Types that change past the first rows (`ingest::SAMPLE_ROWS`) are found on either path:
+    /// a column empty at first gets the type of its later values (in the one pass), a column
+    /// whole at first then decimal is loaded again as a number; nothing of the undone load
+    /// remains.
+    #[tokio::test]
+    async fn types_past_the_first_rows_are_found_on_either_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.csv");
+        let mut csv = String::from("n,late\n");
+        for i in 1..=10_300 {
+            let n = if i == 10_200 {
+                "2.5".into()
+            } else {
+                i.to_string()
+            };
+            let late = if i > 10_100 {
+                format!("{}", i % 3 == 0)
+            } else {
+                String::new()
+            };
+            csv.push_str(&format!("{n},{late}\n"));
+        }
+        std::fs::write(&path, csv).unwrap();
+        let both = ingest_both(dir.path(), &path).await;
+        let types = |i: &Ingested| -> Vec<&str> {
+            let fields = &i.layout.schema.fields;
+            fields.iter().map(|f| f.field_type.as_str()).collect()
+        };
+        assert_eq!(types(&both.a), ["number", "boolean"]);
+        assert_eq!(types(&both.b), ["number", "boolean"]);
+        let (rows_a, rows_b) = (
+            dump(&both.file, &both.a.layout.table).await,
+            dump(&both.memory, &both.b.layout.table).await,
+        );
+        assert_eq!(rows_a.len(), 10_300);
+        assert_eq!(rows_a, rows_b);
+        assert_eq!(rows_a[10_199], "integer:10200 | real:2.5 | integer:1");
+        assert_eq!(rows_a[0], "integer:1 | real:1.0 | null:NULL");
+        for db in [&both.file, &both.memory] {
+            let tables = strings(
+                db,
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'rec_%' \
+                 AND name NOT LIKE '%fts%'"
+                    .into(),
+            )
+            .await;
+            assert_eq!(tables.len(), 1, "{tables:?}");
         }
     }
 

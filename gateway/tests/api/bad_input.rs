@@ -119,9 +119,10 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
             );
         }
     }
-    // A bad value deep in the file: the detail names line and column; no version remains.
+    // A bad value deep in the file, past the first 10 000 rows (which ingestion takes types
+    // from): the detail names line and column; no version remains.
     let mut csv = String::from("n,t\n");
-    for i in 0..5000 {
+    for i in 0..12_000 {
         csv.push_str(&format!("{i},x\n"));
     }
     csv.push_str("oops,x\n");
@@ -134,7 +135,21 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
         problem["detail"]
             .as_str()
             .unwrap()
-            .contains("line 5002, column 'n'"),
+            .contains("line 12002, column 'n'"),
+        "{problem}"
+    );
+    // the same past the first rows of a file whose types are inferred
+    let mut csv = String::from("n,t\n");
+    for i in 0..12_000 {
+        csv.push_str(&format!("{i},x\n"));
+    }
+    csv.push_str("1,x,extra\n");
+    let res = app
+        .upload("dinas-pu", "jalan", &token, "text/csv", csv.into_bytes())
+        .await;
+    let problem = assert_problem(res, 400, "bad_request").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("line 12002"),
         "{problem}"
     );
 

@@ -441,3 +441,127 @@ async fn declared_indexes_are_built_shown_and_serve_their_pages() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["schema"]["indexes"], json!([["pagu", "kode"]]));
 }
+
+/// Ingestion takes a file's types from its first 10 000 rows and loads it in one pass that
+/// checks them (`records/ingest.rs`). Rows past those that break them are found, and the file
+/// gets the types of the whole of it, as a scan of every row gives them.
+#[tokio::test]
+async fn types_that_change_after_the_first_rows_are_those_of_the_whole_file() {
+    let app = spawn_app().await;
+    let token = app.create_dataset("dlh", "sensor").await;
+    // `late` is empty up to row 10 500, then 0-19: the one pass finds its type.
+    let late = |i: usize| (i > 10_500).then_some(i % 20);
+    let csv = |n: &dyn Fn(usize) -> String| {
+        let mut csv = String::from("n,late,t\n");
+        for i in 1..=12_000 {
+            let l = late(i).map(|l| l.to_string()).unwrap_or_default();
+            csv.push_str(&format!("{},{l},t{}\n", n(i), i % 3));
+        }
+        csv.into_bytes()
+    };
+    let upload = |csv: Vec<u8>| app.upload("dlh", "sensor", &token, "text/csv", csv);
+    let res = upload(csv(&|i| i.to_string())).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["row_count"], 12_000);
+    let fields = |body: &Value, key: &str| -> Vec<Value> {
+        let fields = body["schema"]["fields"].as_array().unwrap();
+        fields.iter().map(|f| f[key].clone()).collect()
+    };
+    assert_eq!(fields(&body, "type"), ["integer", "integer", "string"]);
+    assert_eq!(fields(&body, "nullable"), [false, true, false]);
+    app.publish("dlh", "sensor", &token, 1).await;
+    let base = "/v1/datasets/dlh/sensor/versions/1";
+    assert_eq!(
+        app.get_json(&format!("{base}/records/12000")).await["late"],
+        0
+    );
+    // compared as numbers: as text, 10-19 would be below 5 too
+    let below = (1..=12_000).filter(|i| late(*i).is_some_and(|l| l < 5));
+    let page = app
+        .get_json(&format!("{base}/records?late=lt.5&count=exact&limit=1"))
+        .await;
+    assert_eq!(page["total"], below.count());
+
+    // `n` is whole up to row 11 000, then 1.5: the load is undone, and done again.
+    let res = upload(csv(&|i| match i {
+        11_000 => "1.5".into(),
+        _ => i.to_string(),
+    }))
+    .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(fields(&body, "type"), ["number", "integer", "string"]);
+    assert_eq!(
+        app.record_tables().await.len(),
+        2,
+        "the load undone left a table"
+    );
+    app.publish("dlh", "sensor", &token, 2).await;
+    let base = "/v1/datasets/dlh/sensor/versions/2";
+    assert_eq!(
+        app.get_json(&format!("{base}/records/11000")).await["n"],
+        1.5
+    );
+    assert_eq!(
+        app.get_json(&format!("{base}/records/11001")).await["n"],
+        11_001.0
+    );
+
+    // A JSON key first seen past the first rows is a column.
+    let mut ndjson = String::new();
+    for i in 1..=11_000 {
+        match i > 10_500 {
+            true => ndjson.push_str(&format!("{{\"a\":{i},\"b\":\"x{i}\"}}\n")),
+            false => ndjson.push_str(&format!("{{\"a\":{i}}}\n")),
+        }
+    }
+    let res = app
+        .upload(
+            "dlh",
+            "sensor",
+            &token,
+            "application/x-ndjson",
+            ndjson.into_bytes(),
+        )
+        .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["schema"]["fields"][1]["name"], "b");
+    assert_eq!(body["row_count"], 11_000);
+    app.publish("dlh", "sensor", &token, 3).await;
+    let base = "/v1/datasets/dlh/sensor/versions/3";
+    assert_eq!(
+        app.get_json(&format!("{base}/records/10600")).await["b"],
+        "x10600"
+    );
+    let nulls = app
+        .get_json(&format!("{base}/records?b=is.null&count=exact&limit=1"))
+        .await;
+    assert_eq!(nulls["total"], 10_500);
+
+    // A declared index on a column whose long text comes past the first rows is refused as
+    // one whose long text comes first.
+    let long = "panjang ".repeat(20);
+    let upload = |at: usize| {
+        let mut csv = String::from("k,t\n");
+        for i in 1..=10_600 {
+            let t = if i == at { long.as_str() } else { "pendek" };
+            csv.push_str(&format!("{i},{t}\n"));
+        }
+        app.client
+            .post(app.url("/v1/datasets/dlh/sensor/versions?indexes=t"))
+            .bearer_auth(&token)
+            .header("Content-Type", "text/csv")
+            .body(csv)
+            .send()
+    };
+    let first = assert_problem(upload(2).await.unwrap(), 400, "bad_request").await;
+    let later = assert_problem(upload(10_550).await.unwrap(), 400, "bad_request").await;
+    assert_eq!(later["detail"], first["detail"]);
+    assert_eq!(
+        app.record_tables().await.len(),
+        3,
+        "a refused upload left a table"
+    );
+}
