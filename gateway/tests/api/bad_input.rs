@@ -119,16 +119,19 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
             );
         }
     }
-    // A bad value deep in the file, past the first 10 000 rows (which ingestion takes types
-    // from): the detail names line and column; no version remains.
-    let mut csv = String::from("n,t\n");
-    for i in 0..12_000 {
-        csv.push_str(&format!("{i},x\n"));
-    }
-    csv.push_str("oops,x\n");
+    // A bad row deep in the file, past the first 10 000 rows (which ingestion takes types
+    // from), at line 12 002: the detail names line and column; no version remains.
+    let deep = |last: &str| {
+        let mut csv = String::from("n,t\n");
+        for i in 0..12_000 {
+            csv.push_str(&format!("{i},x\n"));
+        }
+        csv.push_str(last);
+        csv.into_bytes()
+    };
     let schema = r#"{"fields":[{"name":"n","type":"integer"},{"name":"t","type":"string"}]}"#;
     let res = app
-        .upload_with_schema("dinas-pu", "jalan", &token, csv.into_bytes(), schema)
+        .upload_with_schema("dinas-pu", "jalan", &token, deep("oops,x\n"), schema)
         .await;
     let problem = assert_problem(res, 400, "bad_request").await;
     assert!(
@@ -138,14 +141,9 @@ async fn hostile_uploads_are_refused_and_leave_nothing_behind() {
             .contains("line 12002, column 'n'"),
         "{problem}"
     );
-    // the same past the first rows of a file whose types are inferred
-    let mut csv = String::from("n,t\n");
-    for i in 0..12_000 {
-        csv.push_str(&format!("{i},x\n"));
-    }
-    csv.push_str("1,x,extra\n");
+    // the same in a file whose types are inferred
     let res = app
-        .upload("dinas-pu", "jalan", &token, "text/csv", csv.into_bytes())
+        .upload("dinas-pu", "jalan", &token, "text/csv", deep("1,x,extra\n"))
         .await;
     let problem = assert_problem(res, 400, "bad_request").await;
     assert!(
