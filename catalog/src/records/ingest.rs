@@ -547,8 +547,9 @@ pub async fn ingest(
     let req = Arc::new(req);
     timed.phase("sampling", 0);
     let sample = scan_blocking(&req, SAMPLE_ROWS).await?;
-    // The plan of a sample may fail where the whole file's would not (a JSON key seen later).
-    let planned = match sample.whole {
+    // A CSV's first rows hold all its columns, so the plan of its sample fails only where the
+    // whole file's would. JSON's may not (a key first seen later): the whole file decides.
+    let planned = match sample.whole || req.format == UploadFormat::Csv {
         true => Some(plan(&req, &sample)?),
         false => plan(&req, &sample).ok(),
     };
@@ -796,6 +797,13 @@ mod tests {
     async fn a_file_is_scanned_whole_only_when_its_first_rows_mislead() {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        let request = |path| IngestRequest {
+            path,
+            format: UploadFormat::Csv,
+            schema: None,
+            timezone: TimeZone::default(),
+            indexes: vec![],
+        };
         let whole = ["sampling", "loading"];
         let misled = ["sampling", "loading", "scanning", "loading"];
         for (last, phases, field_type) in [
@@ -809,18 +817,22 @@ mod tests {
             }
             csv.push_str(&format!("{last}\n"));
             std::fs::write(&path, csv).unwrap();
-            let request = IngestRequest {
-                path,
-                format: UploadFormat::Csv,
-                schema: None,
-                timezone: TimeZone::default(),
-                indexes: vec![],
-            };
             let seen = Arc::new(Phases::default());
-            let ingested = ingest(&db, request, seen.clone()).await.unwrap();
+            let ingested = ingest(&db, request(path), seen.clone()).await.unwrap();
             assert_eq!(*seen.0.lock().unwrap(), phases);
             assert_eq!(ingested.layout.schema.fields[0].field_type, field_type);
             assert_eq!(ingested.row_count, SAMPLE_ROWS + 101);
         }
+        // A CSV whose header is refused is refused after its first rows, not after a scan.
+        let path = dir.path().join("twice.csv");
+        std::fs::write(
+            &path,
+            format!("n,n\n{}", "1,2\n".repeat(SAMPLE_ROWS as usize + 1)),
+        )
+        .unwrap();
+        let seen = Arc::new(Phases::default());
+        let refused = ingest(&db, request(path), seen.clone()).await.unwrap_err();
+        assert!(matches!(refused, CatalogError::BadRequest(_)), "{refused}");
+        assert_eq!(*seen.0.lock().unwrap(), ["sampling"]);
     }
 }
