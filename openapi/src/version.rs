@@ -147,11 +147,17 @@ pub fn version_spec(doc: &VersionDoc) -> OpenApi {
                 .parameter_in(ParameterIn::Query)
                 .required(Required::False)
                 .description(Some(format!(
-                    "Filter on `{}` ({}{}): `{{op}}.{{value}}` with {FILTER_OPERATORS}. {}May \
+                    "Filter on `{}` ({}{}): `{{op}}.{{value}}` with {FILTER_OPERATORS}. {}{}May \
                      repeat (AND).",
                     f.name,
                     f.field_type.as_str(),
                     if f.nullable { ", has nulls" } else { "" },
+                    if f.field_type == FieldType::Datetime {
+                        "A value without an offset, or a date alone (its midnight), is read in \
+                         the dataset's time zone. "
+                    } else {
+                        ""
+                    },
                     f.description
                         .as_deref()
                         .map(|d| format!("{d}. "))

@@ -2,6 +2,8 @@
 //!
 //! Unknown parameters are columns; a filter on an unknown column is `unknown_column`, a value that
 //! does not parse as the column's type is `invalid_filter`. Nothing here touches the database.
+use chrono::TimeZone as _;
+
 use crate::domain::TimeZone;
 use crate::error::{CatalogError, Result};
 use crate::schema::{Cell, FieldType, TableSchema};
@@ -262,10 +264,27 @@ pub fn col_name(schema: &TableSchema, col: ColRef) -> &str {
     }
 }
 
+/// A filter's value as a cell of the column's type. On a datetime column a date alone
+/// (`2024-06-01`) stands for its midnight in the dataset's zone, as Postgres (and so PostgREST)
+/// reads a date compared with a timestamp: `gte.2024-06-01` is from the start of that day.
 fn parse_value(schema: &TableSchema, col: ColRef, raw: &str, tz: TimeZone) -> Result<Cell> {
-    col_type(schema, col).parse_cell(raw, tz).map_err(|why| {
-        CatalogError::InvalidFilter(format!("filter on '{}': {why}", col_name(schema, col)))
-    })
+    let ty = col_type(schema, col);
+    let midnight = || {
+        let day = crate::schema::parse_date(raw)?;
+        let local =
+            tz.0.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN));
+        local.earliest().map(|dt| Cell::DateTime(dt.fixed_offset()))
+    };
+    ty.parse_cell(raw, tz)
+        .or_else(|why| match ty {
+            FieldType::Datetime => {
+                midnight().ok_or_else(|| format!("{why} or a date (YYYY-MM-DD)"))
+            }
+            _ => Err(why),
+        })
+        .map_err(|why| {
+            CatalogError::InvalidFilter(format!("filter on '{}': {why}", col_name(schema, col)))
+        })
 }
 
 /// Splits `(a,"b,c",d)` into its items.

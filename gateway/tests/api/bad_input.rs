@@ -219,6 +219,7 @@ async fn hostile_queries_are_4xx_with_stable_codes() {
         ("records?priority=3", 400, "invalid_filter"),
         ("records?priority=eq.tiga", 400, "invalid_filter"),
         ("records?reported_at=gt.kemarin", 400, "invalid_filter"),
+        ("records?reported_at=gt.2024-02-30", 400, "invalid_filter"),
         ("records?verified=gt.true", 400, "invalid_filter"),
         ("records?priority=in.(1,2", 400, "invalid_filter"),
         ("records?district=eq.a%00b", 400, "invalid_filter"),

@@ -12,6 +12,13 @@ fn expect(rows: &[Report], keep: impl Fn(&Report) -> bool) -> Vec<i64> {
 async fn filters_match_an_independent_computation() {
     let app = spawn_app().await;
     let (_, rows) = app.with_reports().await;
+    let at = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap();
+    // A date alone on a datetime column is its midnight in the dataset's zone (Asia/Jakarta,
+    // +07:00, the default), not in UTC: rows fall between the two, so the cases below tell.
+    assert_ne!(
+        expect(&rows, |r| r.reported_at >= at("2024-03-15T00:00:00+07:00")),
+        expect(&rows, |r| r.reported_at >= at("2024-03-15T00:00:00Z")),
+    );
     let cases: Vec<(&str, Vec<i64>)> = vec![
         (
             "district=eq.Balikpapan%20Utara",
@@ -52,9 +59,17 @@ async fn filters_match_an_independent_computation() {
         ("verified=eq.true", expect(&rows, |r| r.verified)),
         (
             "reported_at=gte.2024-03-15T00:00:00Z",
+            expect(&rows, |r| r.reported_at >= at("2024-03-15T00:00:00Z")),
+        ),
+        (
+            "reported_at=gte.2024-03-15",
+            expect(&rows, |r| r.reported_at >= at("2024-03-15T00:00:00+07:00")),
+        ),
+        (
+            "reported_at=lt.2024-03-15&reported_at=gte.2024-03-08",
             expect(&rows, |r| {
-                r.reported_at
-                    >= chrono::DateTime::parse_from_rfc3339("2024-03-15T00:00:00Z").unwrap()
+                r.reported_at < at("2024-03-15T00:00:00+07:00")
+                    && r.reported_at >= at("2024-03-08T00:00:00+07:00")
             }),
         ),
         ("_id=gt.250", expect(&rows, |r| r.id > 250)),
