@@ -4,7 +4,7 @@
 //! through `utoipa_actix_web`, which collects the platform document from the very table that
 //! routes requests: an API route cannot exist without appearing in `/v1/openapi.json`. Only the
 //! HTML pages (portal, `/docs`) are plain routes, outside the document.
-use actix_web::body::MessageBody;
+use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
@@ -138,6 +138,25 @@ fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _| {
         ApiError::bad_request(format!("the query string is not valid: {err}")).into()
     })
+}
+
+/// HEAD is GET without the content (RFC 9110, 9.3.2): the request is routed, authorised,
+/// limited and counted as a GET, and actix sends the answer's headers only (a sized body's
+/// `Content-Length` stays). A streamed body (a whole-result export) is dropped unread, which
+/// ends its query. Link checkers, download managers and CKAN harvesters ask this way.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() != Method::HEAD {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
+    req.head_mut().method = Method::GET;
+    let res = next.call(req).await?;
+    Ok(res.map_body(|_, body| match body.size() {
+        BodySize::Stream => EitherBody::right(actix_web::body::None::new()),
+        _ => EitherBody::left(body),
+    }))
 }
 
 /// Public reads allow any origin; preflights are answered here.

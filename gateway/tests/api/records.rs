@@ -807,3 +807,48 @@ async fn search_words_are_split_and_folded_alike_on_both_backends() {
     let body = app.get_json(&format!("{base}?q={long}")).await;
     assert_eq!(ids(&body), Vec::<i64>::new());
 }
+
+/// HEAD answers as GET does, with its headers and without its content: a page, a record, the
+/// catalog, a version's document and the liveness probe; a whole-table export (whose stream is
+/// dropped unread); and an unknown path (404). It was a 404 everywhere but the portal.
+#[tokio::test]
+async fn head_answers_as_get_without_the_content() {
+    let app = spawn_app().await;
+    app.with_reports().await;
+    let base = "/v1/datasets/dinas-pu/laporan/versions/1";
+    for path in [
+        format!("{base}/records?limit=5"),
+        format!("{base}/records/42"),
+        format!("{base}/openapi.json"),
+        "/v1/datasets".to_owned(),
+        "/healthz".to_owned(),
+    ] {
+        let get = app.client.get(app.url(&path)).send().await.unwrap();
+        let head = app.client.head(app.url(&path)).send().await.unwrap();
+        assert_eq!(get.status(), 200, "{path}");
+        assert_eq!(head.status(), 200, "{path}");
+        for name in ["content-type", "content-length", "etag", "cache-control"] {
+            assert_eq!(
+                head.headers().get(name),
+                get.headers().get(name),
+                "{path}: {name}"
+            );
+        }
+        assert!(get.headers().contains_key("content-length"), "{path}");
+        assert!(!get.bytes().await.unwrap().is_empty(), "{path}");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    let export = app
+        .client
+        .head(app.url(&format!("{base}/records?format=csv")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 200);
+    assert_eq!(export.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(export.bytes().await.unwrap().is_empty());
+    let unknown = app.client.head(app.url("/v1/nope")).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    // the export's dropped stream left the server answering
+    assert_eq!(app.records("limit=1").await["data"][0]["_id"], 1);
+}
