@@ -8,7 +8,7 @@ use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, App, HttpResponse};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_actix_web::{scope, AppExt};
 
@@ -138,6 +138,30 @@ fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _| {
         ApiError::bad_request(format!("the query string is not valid: {err}")).into()
     })
+}
+
+/// The offered value whose media type `Accept` names with the highest weight above zero (the
+/// first named of equal weight), as RFC 9110 (12.5.1) weighs them; `None` when it names none of
+/// them with a weight above zero (no header, `*/*`, other types only): the caller's default.
+/// `text/csv;q=0` refuses CSV; `text/csv;q=0.5, application/json` prefers JSON.
+pub(crate) fn negotiate<T: Copy>(req: &HttpRequest, offered: &[(&str, T)]) -> Option<T> {
+    use actix_web::http::header::{Accept, Header as _, Quality};
+    // no header (wrk, most API clients): nothing to parse
+    req.headers().get(header::ACCEPT)?;
+    let accept = Accept::parse(req).ok()?;
+    let mut best: Option<(Quality, T)> = None;
+    for named in accept.iter() {
+        let Some(&(_, value)) = offered
+            .iter()
+            .find(|(media, _)| named.item.essence_str().eq_ignore_ascii_case(media))
+        else {
+            continue;
+        };
+        if named.quality > best.map_or(Quality::ZERO, |(q, _)| q) {
+            best = Some((named.quality, value));
+        }
+    }
+    best.map(|(_, value)| value)
 }
 
 /// HEAD is GET without the content (RFC 9110, 9.3.2): the request is routed, authorised,

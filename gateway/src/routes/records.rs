@@ -91,22 +91,16 @@ fn conditional(
     ControlFlow::Continue(res)
 }
 
-/// The format `Accept` asks for, when the query names none.
+/// The format `Accept` asks for, when the query names none: JSON unless it prefers another.
 pub(crate) fn format_from_accept(req: &HttpRequest) -> RecordFormat {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if accept.contains("text/csv") {
-        RecordFormat::Csv
-    } else if accept.contains("application/x-ndjson") || accept.contains("application/ndjson") {
-        RecordFormat::Ndjson
-    } else if accept.contains("application/geo+json") {
-        RecordFormat::Geojson
-    } else {
-        RecordFormat::Json
-    }
+    const OFFERED: [(&str, RecordFormat); 5] = [
+        ("application/json", RecordFormat::Json),
+        ("text/csv", RecordFormat::Csv),
+        ("application/x-ndjson", RecordFormat::Ndjson),
+        ("application/ndjson", RecordFormat::Ndjson),
+        ("application/geo+json", RecordFormat::Geojson),
+    ];
+    super::negotiate(req, &OFFERED).unwrap_or(RecordFormat::Json)
 }
 
 fn content_type(format: RecordFormat) -> &'static str {

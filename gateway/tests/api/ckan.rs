@@ -710,6 +710,25 @@ async fn dcat_and_data_json_list_the_same_datasets_as_v1_and_ckan() {
         negotiated.text().await.unwrap().lines().count(),
         ttl.lines().count()
     );
+    // weights decide (RFC 9110): Turtle only when it outweighs JSON-LD
+    for (accept, turtle) in [
+        ("application/ld+json, text/turtle;q=0.5", false),
+        ("text/turtle;q=0", false),
+        ("application/ld+json;q=0.2, text/turtle;q=0.9", true),
+    ] {
+        let res = app
+            .client
+            .get(app.url("/catalog.jsonld"))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            header(&res, "content-type").starts_with("text/turtle"),
+            turtle,
+            "{accept}"
+        );
+    }
 
     let pod = app.get_json("/data.json").await;
     assert_eq!(

@@ -473,6 +473,30 @@ async fn exports_stream_csv_ndjson_and_geojson() {
     assert!(rows.len() <= 1000);
     let page = app.get_json(&format!("{base}?limit=1000")).await;
     assert_eq!(Value::from(lines), page["data"]);
+    // `Accept` is weighed (RFC 9110): the type named with the highest weight above zero
+    for (accept, want) in [
+        ("text/csv;q=0.5, application/json", "application/json"),
+        ("text/csv;q=0", "application/json"),
+        (
+            "application/json;q=0.1, TEXT/CSV",
+            "text/csv; charset=utf-8",
+        ),
+        (
+            "text/html, application/x-ndjson;q=0.8, */*;q=0.1",
+            "application/x-ndjson",
+        ),
+        ("text/html, */*", "application/json"),
+    ] {
+        let res = app
+            .client
+            .get(app.url(&format!("{base}?limit=1")))
+            .header("Accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{accept}");
+        assert_eq!(res.headers()["content-type"], want, "{accept}");
+    }
     let whole_csv = app
         .get(&format!("{base}?format=csv"))
         .await

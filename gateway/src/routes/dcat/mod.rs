@@ -485,10 +485,12 @@ fn to_turtle(g: &Graph) -> ApiResult<Vec<u8>> {
 }
 
 fn wants_turtle(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/turtle"))
+    const OFFERED: [(&str, bool); 3] = [
+        ("application/ld+json", false),
+        ("application/json", false),
+        ("text/turtle", true),
+    ];
+    crate::routes::negotiate(req, &OFFERED).unwrap_or(false)
 }
 
 async fn graph_for(state: &AppState, req: &HttpRequest) -> ApiResult<Graph> {
