@@ -81,7 +81,7 @@ pub async fn get_portal_asset(
 fn serve(req: &HttpRequest, name: &str, cache_control: &str) -> Result<HttpResponse, ApiError> {
     let file = Files::get(name).ok_or_else(|| ApiError::not_found("no such portal file"))?;
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    let unchanged = matches(req, &etag);
+    let unchanged = super::records::not_modified(req, etag.as_bytes());
     let mut res = HttpResponse::build(if unchanged {
         StatusCode::NOT_MODIFIED
     } else {
@@ -96,16 +96,6 @@ fn serve(req: &HttpRequest, name: &str, cache_control: &str) -> Result<HttpRespo
     Ok(res
         .insert_header((header::CONTENT_TYPE, content_type(name)))
         .body(file.data.into_owned()))
-}
-
-/// Weak comparison, as `If-None-Match` asks (RFC 9110 §13.1.2).
-fn matches(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
 }
 
 fn content_type(name: &str) -> HeaderValue {

@@ -63,12 +63,18 @@ fn params_of(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
         .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))
 }
 
-/// Whether `If-None-Match` holds `tag` (or `*`).
-pub(crate) fn not_modified(req: &HttpRequest, tag: &[u8]) -> bool {
-    req.headers().get(header::IF_NONE_MATCH).is_some_and(|v| {
+/// Whether `If-None-Match` names `etag` (or `*`), by the weak comparison it asks for (RFC 9110,
+/// 13.1.2): `W/"x"` matches `"x"`, as a proxy that compressed the answer (nginx's gzip) sends
+/// it back. Every `If-None-Match` line counts.
+pub(crate) fn not_modified(req: &HttpRequest, etag: &[u8]) -> bool {
+    fn opaque(tag: &[u8]) -> &[u8] {
+        tag.strip_prefix(b"W/").unwrap_or(tag)
+    }
+    let etag = opaque(etag);
+    req.headers().get_all(header::IF_NONE_MATCH).any(|v| {
         v.as_bytes().split(|b| *b == b',').any(|t| {
             let t = t.trim_ascii();
-            t == tag || t == b"*"
+            t == b"*" || opaque(t) == etag
         })
     })
 }

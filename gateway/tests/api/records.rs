@@ -677,6 +677,24 @@ async fn caching_headers_and_conditional_requests() {
         again.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
+    // `If-None-Match` compares weakly (RFC 9110): the weak form a compressing proxy sends back,
+    // a list, and a second header line all match; another tag does not
+    let weak = format!("W/{etag}");
+    let listed = format!("\"other\", {weak}");
+    for lines in [
+        vec![weak.as_str()],
+        vec![listed.as_str()],
+        vec!["\"other\"", etag.as_str()],
+        vec!["\"other\""],
+    ] {
+        let mut req = app.client.get(app.url(path));
+        for line in &lines {
+            req = req.header("If-None-Match", *line);
+        }
+        let res = req.send().await.unwrap();
+        let want = if lines == ["\"other\""] { 200 } else { 304 };
+        assert_eq!(res.status(), want, "{lines:?}");
+    }
     let latest = app
         .get("/v1/datasets/dinas-pu/laporan/versions/latest/records?limit=5")
         .await;
