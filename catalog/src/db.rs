@@ -4,7 +4,7 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 
-use crate::error::Result;
+use crate::error::{CatalogError, Result};
 
 /// Opens a pool for `url` (`sqlite://file.db` or `postgres://…`); SQLite files are created.
 #[tracing::instrument(skip_all)]
@@ -16,7 +16,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
         url.to_owned()
     };
     let tls_on_loopback_by_default = is_loopback_without_sslmode(&url);
-    let mut options = ConnectOptions::new(url);
+    let mut options = ConnectOptions::new(url.clone());
     options
         .sqlx_logging(false)
         .max_connections(16)
@@ -45,8 +45,40 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
             true => opts.ssl_mode(sqlx::postgres::PgSslMode::Disable),
             false => opts,
         });
-    let db = Database::connect(options).await?;
-    Ok(db)
+    match Database::connect(options).await {
+        Ok(db) => Ok(db),
+        Err(e) => Err(CatalogError::Unavailable(format!(
+            "cannot open the database at {}: {}",
+            place(&url),
+            why_not(&url, e).await
+        ))),
+    }
+}
+
+/// Where `url` points, without its user, password or options: `postgres://db:5432/gerbang`.
+fn place(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) if u.has_host() => format!(
+            "{}://{}{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or_default(),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default(),
+            u.path()
+        ),
+        _ => url.split('?').next().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Why the pool could not connect. A Postgres server that refuses or cannot be reached leaves
+/// the pool retrying until its timeout, which says only that; one direct connection tells why.
+async fn why_not(url: &str, e: sea_orm::DbErr) -> String {
+    if url.starts_with("postgres") {
+        use sqlx::Connection as _;
+        if let Err(direct) = sqlx::PgConnection::connect(url).await {
+            return direct.to_string();
+        }
+    }
+    e.to_string()
 }
 
 /// A Postgres URL to this machine (`localhost`, `127.0.0.1`, `::1`) that names no `sslmode`.

@@ -107,6 +107,12 @@ impl Bar {
 pub async fn import(state: &AppState, args: ImportArgs, bar: Arc<Bar>) -> anyhow::Result<()> {
     let agency = AgencySlug::parse(&args.agency)?;
     let dataset = DatasetSlug::parse(&args.dataset)?;
+    // before anything is created: a mistyped path leaves no agency or dataset behind
+    match std::fs::metadata(&args.file) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => anyhow::bail!("{} is not a file", args.file.display()),
+        Err(e) => anyhow::bail!("cannot read {}: {e}", args.file.display()),
+    }
     let format = match args.format.as_deref() {
         Some("csv") => UploadFormat::Csv,
         Some("json") => UploadFormat::Json,

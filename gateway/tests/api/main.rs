@@ -4,6 +4,7 @@ mod auth;
 mod bad_input;
 mod cache;
 mod ckan;
+mod cli;
 mod cluster;
 mod developers;
 mod helpers;
