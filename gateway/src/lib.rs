@@ -286,7 +286,6 @@ impl Application {
                 .app_data(app_state.clone())
                 .wrap(actix_web::middleware::from_fn(gate::gate))
                 .wrap(actix_web::middleware::from_fn(routes::cors))
-                .wrap(actix_web::middleware::from_fn(routes::head_as_get))
                 .wrap(actix_web::middleware::from_fn(telemetry::access_log))
                 .into_utoipa_app()
                 .configure(routes::configure)

@@ -4,7 +4,7 @@
 //! through `utoipa_actix_web`, which collects the platform document from the very table that
 //! routes requests: an API route cannot exist without appearing in `/v1/openapi.json`. Only the
 //! HTML pages (portal, `/docs`) are plain routes, outside the document.
-use actix_web::body::{BodySize, EitherBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
@@ -164,28 +164,15 @@ pub(crate) fn negotiate<T: Copy>(req: &HttpRequest, offered: &[(&str, T)]) -> Op
     best.map(|(_, value)| value)
 }
 
-/// HEAD is GET without the content (RFC 9110, 9.3.2): the request is routed, authorised,
-/// limited and counted as a GET, and actix sends the answer's headers only (a sized body's
+/// Public reads allow any origin; preflights are answered here.
+///
+/// HEAD is GET without the content (RFC 9110, 9.3.2), done here rather than in a layer of its
+/// own (one more layer cost W1 about 5 %): the request is routed, authorised, limited and
+/// counted as a GET, and actix sends the answer's headers only (a sized body's
 /// `Content-Length` stays). A streamed body (a whole-result export) is dropped unread, which
 /// ends its query. Link checkers, download managers and CKAN harvesters ask this way.
-pub async fn head_as_get(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if req.method() != Method::HEAD {
-        return Ok(next.call(req).await?.map_into_left_body());
-    }
-    req.head_mut().method = Method::GET;
-    let res = next.call(req).await?;
-    Ok(res.map_body(|_, body| match body.size() {
-        BodySize::Stream => EitherBody::right(actix_web::body::None::new()),
-        _ => EitherBody::left(body),
-    }))
-}
-
-/// Public reads allow any origin; preflights are answered here.
 pub async fn cors(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     if req.method() == Method::OPTIONS
@@ -207,6 +194,10 @@ pub async fn cors(
             .finish();
         return Ok(req.into_response(res).map_into_right_body());
     }
+    let head = req.method() == Method::HEAD;
+    if head {
+        req.head_mut().method = Method::GET;
+    }
     let mut res = next.call(req).await?;
     let h = res.headers_mut();
     h.insert(
@@ -217,5 +208,10 @@ pub async fn cors(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         header::HeaderValue::from_static("ETag, Link, RateLimit, RateLimit-Policy, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Deprecation, Sunset, Content-Location, X-Cache, Age"),
     );
-    Ok(res.map_into_left_body())
+    Ok(
+        res.map_body(|_, body| match head && body.size() == BodySize::Stream {
+            true => EitherBody::right(BoxBody::new(actix_web::body::None::new())),
+            false => EitherBody::left(body),
+        }),
+    )
 }
