@@ -148,7 +148,7 @@ impl HotAnswers {
             return None;
         }
         self.hits.inc();
-        if crate::routes::records::not_modified(req, answer.etag.as_bytes()) {
+        if crate::routes::not_modified(req, answer.etag.as_bytes()) {
             let mut res = HttpResponse::with_body(StatusCode::NOT_MODIFIED, BoxBody::new(()));
             let h = res.headers_mut();
             for (name, value) in &answer.headers {

@@ -81,7 +81,7 @@ pub async fn get_portal_asset(
 fn serve(req: &HttpRequest, name: &str, cache_control: &str) -> Result<HttpResponse, ApiError> {
     let file = Files::get(name).ok_or_else(|| ApiError::not_found("no such portal file"))?;
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
-    let unchanged = super::records::not_modified(req, etag.as_bytes());
+    let unchanged = super::not_modified(req, etag.as_bytes());
     let mut res = HttpResponse::build(if unchanged {
         StatusCode::NOT_MODIFIED
     } else {

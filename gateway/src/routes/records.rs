@@ -63,22 +63,6 @@ fn params_of(req: &HttpRequest) -> ApiResult<Vec<(String, String)>> {
         .map_err(|e| ApiError::bad_request(format!("the query string is not valid: {e}")))
 }
 
-/// Whether `If-None-Match` names `etag` (or `*`), by the weak comparison it asks for (RFC 9110,
-/// 13.1.2): `W/"x"` matches `"x"`, as a proxy that compressed the answer (nginx's gzip) sends
-/// it back. Every `If-None-Match` line counts.
-pub(crate) fn not_modified(req: &HttpRequest, etag: &[u8]) -> bool {
-    fn opaque(tag: &[u8]) -> &[u8] {
-        tag.strip_prefix(b"W/").unwrap_or(tag)
-    }
-    let etag = opaque(etag);
-    req.headers().get_all(header::IF_NONE_MATCH).any(|v| {
-        v.as_bytes().split(|b| *b == b',').any(|t| {
-            let t = t.trim_ascii();
-            t == b"*" || opaque(t) == etag
-        })
-    })
-}
-
 /// Starts a read's response: caching headers and `ETag`; `Break` holds the 304 to answer when the
 /// client's `If-None-Match` already matches.
 fn conditional(
@@ -88,7 +72,7 @@ fn conditional(
 ) -> ControlFlow<HttpResponse, HttpResponseBuilder> {
     let mut res = HttpResponse::Ok();
     cache_headers(&mut res, r);
-    let matched = not_modified(req, tag.as_bytes());
+    let matched = super::not_modified(req, tag.as_bytes());
     res.insert_header((header::ETAG, tag));
     if matched {
         res.status(actix_web::http::StatusCode::NOT_MODIFIED);
