@@ -43,6 +43,29 @@ fn format_of(content_type: &str) -> Option<UploadFormat> {
     }
 }
 
+/// The encoding a `charset` parameter names, when it is not UTF-8: the body is turned into UTF-8
+/// as it is spooled. A CSV that Excel saved on Windows is windows-1252; naming that spares
+/// re-saving it. No `charset` (or UTF-8) leaves the bytes as they are, and invalid UTF-8 is
+/// then the ingest's clear error. An unknown label is a 415.
+fn charset_of(params: Option<&str>) -> ApiResult<Option<&'static encoding_rs::Encoding>> {
+    let Some(label) = params.into_iter().flat_map(|p| p.split(';')).find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| value.trim().trim_matches('"'))
+    }) else {
+        return Ok(None);
+    };
+    match encoding_rs::Encoding::for_label(label.as_bytes()) {
+        Some(encoding) if encoding == encoding_rs::UTF_8 => Ok(None),
+        Some(encoding) => Ok(Some(encoding)),
+        None => Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!("charset '{label}' is not known; send UTF-8, or name the file's charset (for example windows-1252)"),
+        )),
+    }
+}
+
 fn guess_from_name(name: &str) -> Option<UploadFormat> {
     let lower = name.to_ascii_lowercase();
     if lower.ends_with(".csv") {
@@ -56,33 +79,71 @@ fn guess_from_name(name: &str) -> Option<UploadFormat> {
     }
 }
 
+/// Writes the body to a temporary file; with `charset`, turned into UTF-8 on the way. The
+/// limit counts the bytes received.
 async fn spool<S, E>(
     mut body: S,
     limit: u64,
     dir: Option<&str>,
+    charset: Option<&'static encoding_rs::Encoding>,
 ) -> ApiResult<tempfile::NamedTempFile>
 where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let io = |e| ApiError::from(catalog::CatalogError::Io(e));
     let mut file = match dir {
         Some(d) => tempfile::NamedTempFile::new_in(d),
         None => tempfile::NamedTempFile::new(),
     }
-    .map_err(|e| ApiError::from(catalog::CatalogError::Io(e)))?;
-    let mut written: u64 = 0;
-    while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(format!("the upload was cut off: {e}")))?;
-        written += chunk.len() as u64;
-        if written > limit {
+    .map_err(io)?;
+    let mut decoder = charset.map(|c| (c, c.new_decoder()));
+    let mut utf8 = Vec::new();
+    let mut received: u64 = 0;
+    loop {
+        let (chunk, last) = match body.next().await {
+            Some(chunk) => (
+                chunk.map_err(|e| ApiError::bad_request(format!("the upload was cut off: {e}")))?,
+                false,
+            ),
+            // the end: the decoder gets one last, empty call to finish
+            None => (bytes::Bytes::new(), true),
+        };
+        received += chunk.len() as u64;
+        if received > limit {
             return Err(too_large(limit));
         }
-        file.write_all(&chunk)
-            .map_err(|e| ApiError::from(catalog::CatalogError::Io(e)))?;
+        match decoder.as_mut() {
+            None => file.write_all(&chunk).map_err(io)?,
+            Some((charset, decoder)) => {
+                // room for the worst case, so one call decodes the whole chunk
+                let room = decoder.max_utf8_buffer_length(chunk.len());
+                utf8.resize(room.ok_or_else(|| too_large(limit))?, 0);
+                let (result, read, written) =
+                    decoder.decode_to_utf8_without_replacement(&chunk, &mut utf8, last);
+                match result {
+                    encoding_rs::DecoderResult::InputEmpty => {}
+                    encoding_rs::DecoderResult::Malformed(..) => {
+                        return Err(ApiError::bad_request(format!(
+                            "the upload is not valid {}: byte {} of it cannot be read in that charset",
+                            charset.name(),
+                            received - chunk.len() as u64 + read as u64
+                        )))
+                    }
+                    encoding_rs::DecoderResult::OutputFull => {
+                        return Err(ApiError::from(catalog::CatalogError::Internal(
+                            "the decoded upload outgrew its buffer".into(),
+                        )))
+                    }
+                }
+                file.write_all(&utf8[..written]).map_err(io)?;
+            }
+        }
+        if last {
+            break;
+        }
     }
-    file.flush()
-        .map_err(|e| ApiError::from(catalog::CatalogError::Io(e)))?;
+    file.flush().map_err(io)?;
     Ok(file)
 }
 
@@ -120,7 +181,8 @@ pub async fn receive(
             "send text/csv, application/json (an array of objects), application/x-ndjson, or multipart/form-data with a 'file' part",
         )
     })?;
-    let file = spool(payload, limit, dir).await?;
+    let charset = charset_of(content_type.split_once(';').map(|(_, params)| params))?;
+    let file = spool(payload, limit, dir, charset).await?;
     Ok(Spooled {
         file,
         format,
@@ -151,6 +213,11 @@ async fn receive_multipart(
                     .content_type()
                     .map(|m| m.essence_str().to_owned())
                     .unwrap_or_default();
+                let charset = part
+                    .content_type()
+                    .and_then(|m| m.get_param(mime::CHARSET))
+                    .map(|c| format!("charset={c}"));
+                let charset = charset_of(charset.as_deref())?;
                 let filename = part
                     .content_disposition()
                     .and_then(|d| d.get_filename())
@@ -159,7 +226,7 @@ async fn receive_multipart(
                 let format = format_of(&declared).or_else(|| guess_from_name(&filename)).ok_or_else(|| {
                     ApiError::new(ErrorCode::UnsupportedMediaType, "the 'file' part must be CSV, JSON or NDJSON (by its Content-Type or file name)")
                 })?;
-                let file = spool(&mut part, limit, dir).await?;
+                let file = spool(&mut part, limit, dir, charset).await?;
                 data = Some((file, format));
             }
             "schema" => {
