@@ -43,20 +43,17 @@ fn format_of(content_type: &str) -> Option<UploadFormat> {
     }
 }
 
-/// The encoding a `charset` parameter names, when it is not UTF-8: the body is turned into UTF-8
-/// as it is spooled. A CSV that Excel saved on Windows is windows-1252; naming that spares
+/// The encoding a content type's `charset` names, when it is not UTF-8: the body is turned into
+/// UTF-8 as it is spooled. A CSV that Excel saved on Windows is windows-1252; naming that spares
 /// re-saving it. No `charset` (or UTF-8) leaves the bytes as they are, and invalid UTF-8 is
 /// then the ingest's clear error. An unknown label is a 415.
-fn charset_of(params: Option<&str>) -> ApiResult<Option<&'static encoding_rs::Encoding>> {
-    let Some(label) = params.into_iter().flat_map(|p| p.split(';')).find_map(|p| {
-        let (name, value) = p.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| value.trim().trim_matches('"'))
-    }) else {
+fn charset_of(
+    content_type: Option<&mime::Mime>,
+) -> ApiResult<Option<&'static encoding_rs::Encoding>> {
+    let Some(label) = content_type.and_then(|m| m.get_param(mime::CHARSET)) else {
         return Ok(None);
     };
-    match encoding_rs::Encoding::for_label(label.as_bytes()) {
+    match encoding_rs::Encoding::for_label(label.as_str().as_bytes()) {
         Some(encoding) if encoding == encoding_rs::UTF_8 => Ok(None),
         Some(encoding) => Ok(Some(encoding)),
         None => Err(ApiError::new(
@@ -123,12 +120,16 @@ where
                     decoder.decode_to_utf8_without_replacement(&chunk, &mut utf8, last);
                 match result {
                     encoding_rs::DecoderResult::InputEmpty => {}
-                    encoding_rs::DecoderResult::Malformed(..) => {
+                    encoding_rs::DecoderResult::Malformed(bad, after) => {
+                        // where the bad sequence starts, counted from 1 (it may have begun in
+                        // the chunk before)
+                        let at = (received - chunk.len() as u64 + read as u64)
+                            .saturating_sub(u64::from(bad) + u64::from(after));
                         return Err(ApiError::bad_request(format!(
                             "the upload is not valid {}: byte {} of it cannot be read in that charset",
                             charset.name(),
-                            received - chunk.len() as u64 + read as u64
-                        )))
+                            at + 1
+                        )));
                     }
                     encoding_rs::DecoderResult::OutputFull => {
                         return Err(ApiError::from(catalog::CatalogError::Internal(
@@ -181,7 +182,7 @@ pub async fn receive(
             "send text/csv, application/json (an array of objects), application/x-ndjson, or multipart/form-data with a 'file' part",
         )
     })?;
-    let charset = charset_of(content_type.split_once(';').map(|(_, params)| params))?;
+    let charset = charset_of(content_type.parse::<mime::Mime>().ok().as_ref())?;
     let file = spool(payload, limit, dir, charset).await?;
     Ok(Spooled {
         file,
@@ -213,11 +214,7 @@ async fn receive_multipart(
                     .content_type()
                     .map(|m| m.essence_str().to_owned())
                     .unwrap_or_default();
-                let charset = part
-                    .content_type()
-                    .and_then(|m| m.get_param(mime::CHARSET))
-                    .map(|c| format!("charset={c}"));
-                let charset = charset_of(charset.as_deref())?;
+                let charset = charset_of(part.content_type())?;
                 let filename = part
                     .content_disposition()
                     .and_then(|d| d.get_filename())

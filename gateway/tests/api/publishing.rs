@@ -625,19 +625,22 @@ async fn an_upload_in_a_named_charset_is_read_in_it() {
         )
         .await;
     assert_problem(res, 415, "unsupported_media_type").await;
-    // 0x81 0x20 is not Shift_JIS
+    // 0x81 0xFD (bytes 6 and 7) is not Shift_JIS
     let res = app
         .upload(
             "dinas-pu",
             "kafe",
             &token,
             "text/csv; charset=shift_jis",
-            b"nama\n\x81 x\n".to_vec(),
+            b"nama\n\x81\xfd x\n".to_vec(),
         )
         .await;
     let problem = assert_problem(res, 400, "bad_request").await;
     assert!(
-        problem["detail"].as_str().unwrap().contains("Shift_JIS"),
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not valid Shift_JIS: byte 6 "),
         "{problem}"
     );
     let res = app
